@@ -1,0 +1,126 @@
+"""Fault injection: what the emulator does wrong, and when.
+
+A :class:`Fault` describes one misbehaviour and which requests it hits: the first
+``first`` requests it sees, or a seeded ``rate`` of them, or (with neither) every one,
+optionally only on some ``endpoints``. The emulator checks its faults in order and
+applies the first that fires, so a list can stage a scenario ("two 429s, then one
+dropped connection, then 5% of 500s").
+
+Whole-response quirks that are not per-request (``result`` for ``results``, an unknown
+result tag, the costs cursor quirk, latency) are plain options of ``Emulator``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+__all__ = ["Fault", "FaultKind", "error_body"]
+
+FaultKind = Literal[
+    "status",  # answer `status` with an OpenAI-style error body (and retry headers)
+    "drop",  # close the connection before sending any header
+    "drop_mid_body",  # send headers and half the body, then close the connection
+    "truncate",  # 200 with the body cut in half (Content-Length matches the cut body)
+    "malformed",  # 200 with a body that is not JSON
+    "slow",  # wait `delay_ms` more, then answer normally (to trip client timeouts)
+]
+
+
+@dataclass
+class Fault:
+    """One injected fault.
+
+    ``status`` with ``retry_after_s`` / ``retry_after_ms`` / ``should_retry`` set the
+    ``retry-after``, ``retry-after-ms`` and ``x-should-retry`` headers of a ``"status"``
+    fault. ``first`` and ``rate`` are exclusive; ``endpoints`` names endpoints (as on
+    ``client.usage``) the fault is limited to. ``seen`` and ``fired`` count the requests
+    it was checked against and applied to.
+    """
+
+    kind: FaultKind = "status"
+    status: int = 500
+    retry_after_s: float | None = None
+    retry_after_ms: int | None = None
+    should_retry: bool | None = None
+    first: int | None = None
+    rate: float | None = None
+    endpoints: frozenset[str] | None = None
+    delay_ms: float = 0.0
+    seen: int = field(default=0, init=False)
+    fired: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.first is not None and self.rate is not None:
+            raise ValueError("first and rate: give one or the other, not both")
+        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"rate: {self.rate!r} is not between 0 and 1")
+        if self.kind == "status" and not 400 <= self.status <= 599:
+            raise ValueError(f"status: {self.status!r} is not an HTTP error status")
+        if self.endpoints is not None:
+            self.endpoints = frozenset(self.endpoints)
+
+    def check(self, endpoint: str, rng: random.Random) -> bool:
+        """Whether this fault hits the next request to ``endpoint`` (and count it)."""
+        if self.endpoints is not None and endpoint not in self.endpoints:
+            return False
+        self.seen += 1
+        if self.first is not None:
+            hit = self.seen <= self.first
+        elif self.rate is not None:
+            hit = rng.random() < self.rate
+        else:
+            hit = True
+        if hit:
+            self.fired += 1
+        return hit
+
+    def headers(self) -> dict[str, str]:
+        """The retry hint headers this fault's error response carries."""
+        out = {}
+        if self.retry_after_s is not None:
+            out["retry-after"] = f"{self.retry_after_s:g}"
+        if self.retry_after_ms is not None:
+            out["retry-after-ms"] = str(self.retry_after_ms)
+        if self.should_retry is not None:
+            out["x-should-retry"] = "true" if self.should_retry else "false"
+        return out
+
+
+_STATUS_ERRORS: Final[dict[int, tuple[str, str, str | None]]] = {
+    408: ("Request timed out.", "timeout", None),
+    409: ("The request conflicted with another request.", "conflict", None),
+    429: (
+        "Rate limit reached for requests per min (RPM). Please try again shortly.",
+        "requests",
+        "rate_limit_exceeded",
+    ),
+    500: (
+        "The server had an error while processing your request. Sorry about that!",
+        "server_error",
+        None,
+    ),
+    502: ("Bad gateway.", "server_error", None),
+    503: ("The server is overloaded or not ready yet.", "server_error", None),
+    504: ("Gateway timeout.", "server_error", None),
+}
+
+
+def error_body(
+    status: int, message: str | None = None, *, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """An OpenAI-style error object: ``{"error": {"message", "type", "param", "code"}}``."""
+    default_message, kind, default_code = _STATUS_ERRORS.get(
+        status, ("Injected error.", "invalid_request_error", None)
+    )
+    if status < 500 and status not in _STATUS_ERRORS:
+        kind = "invalid_request_error"
+    return {
+        "error": {
+            "message": message or default_message,
+            "type": kind,
+            "param": param,
+            "code": code if code is not None else default_code,
+        }
+    }

@@ -1,0 +1,54 @@
+"""The package's shape: what it exports, and the sans-I/O seam."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import openai_usage_async
+import openai_usage_async.emulator as emulator
+
+PACKAGE = pathlib.Path(openai_usage_async.__file__).parent
+IO_LIBRARIES = {"aiohttp", "asyncio", "anyio", "socket", "time", "random"}
+
+
+def test_sansio_imports_no_io_library() -> None:
+    files = sorted((PACKAGE / "_sansio").glob("*.py"))
+    assert files
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in IO_LIBRARIES, f"{path.name} imports {name}"
+
+
+def test_py_typed_ships() -> None:
+    assert (PACKAGE / "py.typed").is_file()
+
+
+def isort_style(name: str) -> tuple[int, str]:
+    # ruff's RUF022 order: CONSTANTS, then Classes, then functions.
+    return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+
+def test_emulator_all_is_sorted_and_complete() -> None:
+    assert list(emulator.__all__) == sorted(emulator.__all__, key=isort_style)
+    public = {n for n in vars(emulator) if not n.startswith("_")}
+    submodules = {"app", "data", "faults", "runner", "stats", "pytest_plugin"}
+    assert set(emulator.__all__) == public - submodules
+    for name in emulator.__all__:
+        obj = getattr(emulator, name)
+        if callable(obj) and not name.isupper() and name != "FaultKind":
+            assert obj.__doc__, name
+
+
+def test_version_is_the_one_string() -> None:
+    from openai_usage_async._version import __version__
+
+    assert openai_usage_async.__version__ == __version__
+    assert __version__.count(".") == 2
