@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
+import anyio
 
 from openai_usage_async._sansio.endpoints import ENDPOINTS
 from openai_usage_async.emulator import Emulator
@@ -55,3 +56,10 @@ async def fetch_all(
 
 def buckets_of(pages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [bucket for page in pages for bucket in page["data"]]
+
+
+async def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Poll a condition on the emulator's counters, within a bound (they have no event)."""
+    with anyio.fail_after(timeout_s):
+        while not predicate():  # noqa: ASYNC110 (the counters have no event to wait on)
+            await anyio.sleep(0.005)

@@ -52,3 +52,23 @@ def test_version_is_the_one_string() -> None:
 
     assert openai_usage_async.__version__ == __version__
     assert __version__.count(".") == 2
+
+
+def test_package_all_is_the_contract() -> None:
+    names = list(openai_usage_async.__all__)
+    assert names == sorted(names, key=isort_style)
+    public = {n for n in vars(openai_usage_async) if not n.startswith("_")} | {"__version__"}
+    submodules = {"errors", "models", "emulator"}
+    assert set(names) == public - submodules
+    for name in ["AsyncUsageClient", "UsagePage", "UsageBucket", "UnknownResult", "APIError"]:
+        assert name in names
+    import openai_usage_async.errors as errors
+
+    assert set(errors.__all__) <= set(names)
+
+
+def test_every_public_name_is_documented() -> None:
+    for name in openai_usage_async.__all__:
+        obj = getattr(openai_usage_async, name)
+        if callable(obj):
+            assert obj.__doc__, name

@@ -22,8 +22,15 @@ __all__ = [
     "ENDPOINTS",
     "WIDTH_SECONDS",
     "BucketWidth",
+    "CompletionsGroupBy",
+    "CostsGroupBy",
     "EndpointSpec",
+    "FileSearchGroupBy",
     "FilterSpec",
+    "ImagesGroupBy",
+    "ModelGroupBy",
+    "ProjectGroupBy",
+    "WebSearchGroupBy",
     "endpoint_by_path",
 ]
 
@@ -178,3 +185,18 @@ def endpoint_by_path(path: str) -> EndpointSpec | None:
 _BY_PATH: Final[Mapping[str, EndpointSpec]] = MappingProxyType(
     {spec.path: spec for spec in ENDPOINTS.values()}
 )
+
+
+# group_by values, as types: each endpoint's `group_by=` accepts its own (checked in tests
+# against the specs above).
+ModelGroupBy = Literal["project_id", "user_id", "api_key_id", "model"]
+CompletionsGroupBy = Literal[
+    "project_id", "user_id", "api_key_id", "model", "batch", "service_tier", "api_source"
+]
+ImagesGroupBy = Literal["project_id", "user_id", "api_key_id", "model", "size", "source"]
+ProjectGroupBy = Literal["project_id"]
+CostsGroupBy = Literal["project_id", "user_id", "line_item", "api_key_id", "api_source"]
+FileSearchGroupBy = Literal["project_id", "user_id", "api_key_id", "vector_store_id"]
+WebSearchGroupBy = Literal[
+    "project_id", "user_id", "api_key_id", "model", "context_level", "api_source"
+]

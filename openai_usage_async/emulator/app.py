@@ -303,8 +303,13 @@ class Emulator:
         except OSError:
             sock.close()
             raise
+        # handler_cancellation: a request whose client hangs up stops being "in flight".
         runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=0.5,
+            handler_cancellation=True,
         )
         try:
             await runner.setup()
@@ -370,6 +375,7 @@ class Emulator:
             )
         )
         status: int | None = None
+        cancelled = False
         try:
             try:
                 response = await handler(request)
@@ -384,8 +390,11 @@ class Emulator:
             if not response.prepared:
                 response.headers["x-request-id"] = exchange.request_id
             return response
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         finally:
-            self._recorder.exit(status)
+            self._recorder.exit(status, cancelled=cancelled)
             _EXCHANGE.reset(token)
 
     def _error(

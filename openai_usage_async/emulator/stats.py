@@ -28,6 +28,7 @@ class EmulatorStatistics:
     requests_by_endpoint: Mapping[str, int]
     responses_by_status: Mapping[int, int]
     dropped: int
+    cancelled: int
     in_flight: int
     peak_in_flight: int
 
@@ -45,6 +46,7 @@ class Recorder:
     by_endpoint: collections.Counter[str] = field(default_factory=collections.Counter)
     by_status: collections.Counter[int] = field(default_factory=collections.Counter)
     dropped: int = 0
+    cancelled: int = 0
     in_flight: int = 0
     peak_in_flight: int = 0
     requests: collections.deque[ReceivedRequest] = field(init=False)
@@ -59,16 +61,18 @@ class Recorder:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
-    def exit(self, status: int | None) -> None:
+    def exit(self, status: int | None, *, cancelled: bool = False) -> None:
         self.in_flight -= 1
-        if status is None:
+        if cancelled:
+            self.cancelled += 1
+        elif status is None:
             self.dropped += 1
         else:
             self.by_status[status] += 1
 
     def reset(self) -> None:
         """Zero every counter and forget the requests (``in_flight`` stays true)."""
-        self.requests_total = self.dropped = 0
+        self.requests_total = self.dropped = self.cancelled = 0
         self.peak_in_flight = self.in_flight
         self.by_endpoint.clear()
         self.by_status.clear()
@@ -80,6 +84,7 @@ class Recorder:
             requests_by_endpoint=dict(self.by_endpoint),
             responses_by_status=dict(self.by_status),
             dropped=self.dropped,
+            cancelled=self.cancelled,
             in_flight=self.in_flight,
             peak_in_flight=self.peak_in_flight,
         )

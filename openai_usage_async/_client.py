@@ -1,0 +1,141 @@
+"""``AsyncUsageClient``: configuration, lifecycle, and the ``usage`` namespace."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from dataclasses import dataclass
+from typing import Final
+
+import aiohttp
+
+from ._fanout import _Core
+from ._limiter import AdaptiveLimiter, LimiterStatistics
+from ._resources import Usage
+from ._sansio.responses import ADMIN_KEY_HELP
+from ._sansio.retry import RetryPolicy
+from ._transport import Secret, Transport
+
+__all__ = ["AsyncUsageClient", "ClientStatistics"]
+
+DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStatistics:
+    """Requests sent so far and the state of the shared concurrency bound."""
+
+    requests_sent: int
+    limiter: LimiterStatistics
+
+
+class AsyncUsageClient:
+    """An asyncio client for the OpenAI organization Usage and Costs API.
+
+    ``api_key`` defaults to ``OPENAI_ADMIN_KEY`` and must be an organization Admin key;
+    ``base_url`` to ``OPENAI_BASE_URL``, then the public API. ``organization`` and
+    ``project`` are sent as ``OpenAI-Organization`` / ``OpenAI-Project``.
+    ``max_concurrency`` bounds the requests in flight across the whole client (every
+    endpoint and iterator together); ``max_retries`` counts retries after the first
+    attempt; ``timeout`` is seconds per attempt, or an ``aiohttp.ClientTimeout``.
+    ``session`` is an ``aiohttp.ClientSession`` of yours, which the client uses and never
+    closes. Use ``async with`` or ``await client.aclose()``::
+
+        async with AsyncUsageClient() as client:
+            page = await client.usage.completions.get(start_time=t0, end_time=t1)
+    """
+
+    usage: Usage
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        max_concurrency: int = 8,
+        max_retries: int = 2,
+        timeout: float | aiohttp.ClientTimeout = 60.0,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("OPENAI_ADMIN_KEY")
+        if not key or not isinstance(key, str):
+            raise ValueError(
+                "api_key: no key given and OPENAI_ADMIN_KEY is not set. " + ADMIN_KEY_HELP
+            )
+        if any(c.isspace() for c in key):
+            raise ValueError("api_key: contains whitespace; check how it was pasted")
+        url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url: expected an http:// or https:// URL, got {url!r}")
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise ValueError(f"max_concurrency: expected an int, got {max_concurrency!r}")
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency: {max_concurrency} is below 1")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError(f"max_retries: expected an int >= 0, got {max_retries!r}")
+        if isinstance(timeout, aiohttp.ClientTimeout):
+            client_timeout = timeout
+        elif isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0:
+            client_timeout = aiohttp.ClientTimeout(total=float(timeout))
+        else:
+            raise ValueError(
+                f"timeout: expected seconds > 0 or aiohttp.ClientTimeout, got {timeout!r}"
+            )
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise ValueError(f"session: expected an aiohttp.ClientSession, got {session!r}")
+        self.base_url = url.rstrip("/")
+        self.organization = organization
+        self.project = project
+        self.max_concurrency = max_concurrency
+        self.max_retries = max_retries
+        self.timeout = client_timeout
+        self._limiter = AdaptiveLimiter(max_concurrency)
+        self._transport = Transport(
+            base_url=self.base_url,
+            api_key=Secret(key),
+            organization=organization,
+            project=project,
+            timeout=client_timeout,
+            retry=RetryPolicy(max_retries=max_retries),
+            limiter=self._limiter,
+            session=session,
+            max_connections=max_concurrency,
+        )
+        self._iterators: weakref.WeakSet[_Core] = weakref.WeakSet()
+        self.usage = Usage(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncUsageClient(base_url={self.base_url!r}, api_key='<redacted>', "
+            f"max_concurrency={self.max_concurrency})"
+        )
+
+    def _register(self, core: _Core) -> None:
+        self._iterators.add(core)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` has been called."""
+        return self._transport.closed
+
+    def statistics(self) -> ClientStatistics:
+        """Requests sent and the concurrency bound's state (tokens, peak, adjustments)."""
+        return ClientStatistics(self._transport.requests_sent, self._limiter.statistics())
+
+    async def aclose(self) -> None:
+        """Stop every running iterator, then close the session the client opened.
+
+        Iterators still being read raise ``APIConnectionError`` ("the client was closed")
+        rather than ending early. A caller-owned ``session`` stays open. Idempotent.
+        """
+        for core in list(self._iterators):
+            await core.aclose("the client was closed")
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncUsageClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,111 @@
+"""One concurrency bound for the whole client, which tightens under 429 storms.
+
+Every request of every endpoint and iterator borrows a token from one anyio
+``CapacityLimiter`` for the duration of its HTTP exchange (never while it sleeps before a
+retry). A 429 halves the number of tokens (not below 1), at most once per
+``cooldown_s``, so a burst of 429s from requests already in flight counts once; every
+``total_tokens`` successes in a row then give one token back, up to ``max_concurrency``.
+That is additive-increase, multiplicative-decrease, as TCP does: the client converges on
+what the service accepts instead of every task hammering it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+import anyio
+
+__all__ = ["AdaptiveLimiter", "LimiterStatistics"]
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterStatistics:
+    """What the limiter is doing: see :meth:`AdaptiveLimiter.statistics`."""
+
+    max_concurrency: int
+    total_tokens: int
+    borrowed_tokens: int
+    tasks_waiting: int
+    peak_borrowed: int
+    decreases: int
+    increases: int
+
+
+class AdaptiveLimiter:
+    """A ``CapacityLimiter`` made lazily (the client may be built outside a loop)."""
+
+    def __init__(
+        self,
+        max_concurrency: int,
+        *,
+        cooldown_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_concurrency = max_concurrency
+        self.cooldown_s = cooldown_s
+        self._clock = clock
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._last_decrease = -float("inf")
+        self._successes = 0
+        self._peak = 0
+        self._decreases = 0
+        self._increases = 0
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.max_concurrency)
+        return self._limiter
+
+    async def __aenter__(self) -> None:
+        limiter = self.limiter
+        await limiter.acquire()
+        self._peak = max(self._peak, limiter.borrowed_tokens)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.limiter.release()
+
+    def on_success(self) -> None:
+        """A request succeeded: after enough of them, give a token back."""
+        limiter = self.limiter
+        if limiter.total_tokens >= self.max_concurrency:
+            return
+        self._successes += 1
+        if self._successes >= limiter.total_tokens:
+            self._successes = 0
+            limiter.total_tokens = min(self.max_concurrency, int(limiter.total_tokens) + 1)
+            self._increases += 1
+
+    def on_rate_limited(self) -> None:
+        """The service said 429: halve the tokens, once per cooldown."""
+        limiter = self.limiter
+        now = self._clock()
+        self._successes = 0
+        if now - self._last_decrease < self.cooldown_s or limiter.total_tokens <= 1:
+            return
+        self._last_decrease = now
+        limiter.total_tokens = max(1, int(limiter.total_tokens) // 2)
+        self._decreases += 1
+
+    def statistics(self) -> LimiterStatistics:
+        """Tokens now, borrowed, waiting, the peak borrowed, and the adjustments made."""
+        if self._limiter is None:
+            return LimiterStatistics(self.max_concurrency, self.max_concurrency, 0, 0, 0, 0, 0)
+        stats = self._limiter.statistics()
+        return LimiterStatistics(
+            max_concurrency=self.max_concurrency,
+            total_tokens=int(self._limiter.total_tokens),
+            borrowed_tokens=stats.borrowed_tokens,
+            tasks_waiting=stats.tasks_waiting,
+            peak_borrowed=self._peak,
+            decreases=self._decreases,
+            increases=self._increases,
+        )

@@ -1,0 +1,79 @@
+"""``(status, headers, body)`` to a page, or to the right ``APIStatusError``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import msgspec
+
+from ..errors import (
+    APIResponseValidationError,
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+)
+from ..models import UsagePage
+from .decode import decode_page
+
+__all__ = ["ADMIN_KEY_HELP", "decipher", "status_error"]
+
+ADMIN_KEY_HELP: Final = (
+    "The Usage and Costs API needs an organization Admin key (sk-admin-...); project and "
+    "service-account keys are refused. An organization owner can create one at "
+    "https://platform.openai.com/settings/organization/admin-keys"
+)
+
+_BY_STATUS: Final[Mapping[int, type[APIStatusError]]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+_ANY: Final = msgspec.json.Decoder()
+
+
+def decipher(status: int, headers: Mapping[str, str], body: bytes) -> UsagePage[Any]:
+    """The page in a 2xx response; raise the error class of anything else.
+
+    ``headers`` keys are lower-case.
+    """
+    request_id = headers.get("x-request-id")
+    if 200 <= status < 300:
+        try:
+            return decode_page(body)
+        except APIResponseValidationError as exc:
+            exc.status_code = status
+            exc.request_id = request_id
+            raise
+    raise status_error(status, request_id, body)
+
+
+def status_error(status: int, request_id: str | None, body: bytes) -> APIStatusError:
+    """The ``APIStatusError`` subclass for ``status``, with the server's message."""
+    decoded: Any
+    try:
+        decoded = _ANY.decode(body)
+    except msgspec.DecodeError:
+        decoded = body.decode("utf-8", "replace")
+    message = None
+    if isinstance(decoded, dict) and isinstance(decoded.get("error"), dict):
+        decoded = decoded["error"]
+        if isinstance(decoded.get("message"), str):
+            message = decoded["message"]
+    if message is None:
+        message = (decoded if isinstance(decoded, str) else "") or f"HTTP {status}"
+        message = message[:500]
+    if status in (401, 403) and ADMIN_KEY_HELP not in message:
+        message = f"{message} {ADMIN_KEY_HELP}"
+    cls = _BY_STATUS.get(status, InternalServerError if status >= 500 else APIStatusError)
+    return cls(message, status_code=status, request_id=request_id, body=decoded)

@@ -1,0 +1,166 @@
+"""The exceptions the client raises, named as in the official ``openai`` SDK.
+
+::
+
+    APIError                          anything that went wrong talking to the API
+    ├── APIConnectionError            no usable HTTP response: refused, reset, DNS, dropped
+    │   └── APITimeoutError           an attempt took longer than ``timeout``
+    ├── APIResponseValidationError    a response that is not a valid page
+    └── APIStatusError                the API answered 4xx/5xx (.status_code, .request_id, .body)
+        ├── BadRequestError           400
+        ├── AuthenticationError       401
+        ├── PermissionDeniedError     403
+        ├── NotFoundError             404
+        ├── ConflictError             409
+        ├── UnprocessableEntityError  422
+        ├── RateLimitError            429
+        └── InternalServerError       >= 500
+
+Invalid arguments are not API errors: they raise ``ValueError`` naming the argument,
+before any request is sent. Messages never contain the API key.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "UnprocessableEntityError",
+]
+
+
+class APIError(Exception):
+    """Base class of every error the client raises about the API.
+
+    ``message`` is the human-readable text; ``body`` is what the server sent, when it
+    sent anything useful.
+    """
+
+    message: str
+    body: object | None
+
+    def __init__(self, message: str, *, body: object | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.body = body
+
+
+class APIConnectionError(APIError):
+    """The request got no usable HTTP response (connection refused, reset or dropped)."""
+
+    def __init__(self, message: str = "Connection error.") -> None:
+        super().__init__(message)
+
+
+class APITimeoutError(APIConnectionError):
+    """One attempt took longer than the client's ``timeout``."""
+
+    def __init__(self, message: str = "Request timed out.") -> None:
+        super().__init__(message)
+
+
+class APIResponseValidationError(APIError):
+    """The server answered 2xx with a body that is not a valid page.
+
+    ``invalid_json`` is true when the body was not JSON at all (truncated, garbled):
+    that is retried like a connection error; a well-formed body of the wrong shape is not.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        body: object | None = None,
+        invalid_json: bool = False,
+    ) -> None:
+        super().__init__(message, body=body)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.invalid_json = invalid_json
+
+
+class APIStatusError(APIError):
+    """The API answered with a 4xx or 5xx status.
+
+    ``body`` is the decoded ``error`` object when the response has one
+    (``{"message", "type", "param", "code"}``), else the decoded body, else its text.
+    """
+
+    status_code: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None = None,
+        body: object | None = None,
+    ) -> None:
+        super().__init__(message, body=body)
+        self.status_code = status_code
+        self.request_id = request_id
+
+    @property
+    def code(self) -> str | None:
+        """The ``code`` of the server's error object, if it sent one."""
+        return _field(self.body, "code")
+
+    @property
+    def param(self) -> str | None:
+        """The ``param`` of the server's error object: which parameter it refused."""
+        return _field(self.body, "param")
+
+    def __str__(self) -> str:
+        rid = f" (request id {self.request_id})" if self.request_id else ""
+        return f"Error code: {self.status_code} - {self.message}{rid}"
+
+
+def _field(body: object, name: str) -> str | None:
+    if isinstance(body, dict):
+        value = body.get(name)
+        return value if isinstance(value, str) else None
+    return None
+
+
+class BadRequestError(APIStatusError):
+    """400: the API refused the query (a parameter is named in ``.param``)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: no key, or a key the API does not accept."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not read usage (it is not an organization Admin key)."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such endpoint at this base URL."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicted with another; retried."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the API understood the request but cannot process it."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; retried after the server's ``retry-after`` hint."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the service failed; retried."""

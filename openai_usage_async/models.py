@@ -1,0 +1,308 @@
+"""The typed objects the client returns: pages, buckets, and one result type per tag.
+
+They are ``msgspec.Struct`` s, decoded straight from the response bytes (no dicts in
+between), frozen, and compared by value. A page's buckets are half-open
+``[start_time, end_time)`` in Unix seconds; each bucket's ``results`` holds the results of
+the endpoint's type, tagged by ``object``::
+
+    async for bucket in client.usage.audio_speeches.iter(start_time=t0, end_time=t1):
+        for r in bucket.results:          # AudioSpeechesResult | UnknownResult
+            print(bucket.start_time, r.model, r.characters)
+
+A result whose tag this version does not know (the service grows) arrives as an
+:class:`UnknownResult` that keeps every field, readable as attributes. For export and data
+frames, :func:`to_rows` flattens buckets into one plain dict per result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, Final, Generic, TypeAlias, TypeVar, Union
+
+import msgspec
+
+__all__ = [
+    "KNOWN_RESULT_TYPES",
+    "AudioSpeechesResult",
+    "AudioTranscriptionsResult",
+    "CodeInterpreterSessionsResult",
+    "CompletionsResult",
+    "CostAmount",
+    "CostsResult",
+    "DecisionsResult",
+    "EmbeddingsResult",
+    "FileSearchesResult",
+    "ImagesResult",
+    "KnownResult",
+    "ModerationsResult",
+    "UnknownResult",
+    "UsageBucket",
+    "UsagePage",
+    "VectorStoresResult",
+    "WebSearchesResult",
+    "to_rows",
+]
+
+R = TypeVar("R")
+
+
+class _Result(msgspec.Struct, frozen=True, kw_only=True, tag_field="object"):
+    """Base of the tagged result types (the ``object`` tag is not a field)."""
+
+    @property
+    def object(self) -> str:
+        """The result's ``object`` tag, as the service sends it."""
+        tag = self.__struct_config__.tag
+        assert isinstance(tag, str)
+        return tag
+
+
+class _TokenUsage(_Result, frozen=True, kw_only=True):
+    input_tokens: int
+    output_tokens: int
+    num_model_requests: int
+    input_cached_tokens: int | None = None
+    input_uncached_tokens: int | None = None
+    input_text_tokens: int | None = None
+    input_audio_tokens: int | None = None
+    input_image_tokens: int | None = None
+    input_cached_text_tokens: int | None = None
+    input_cached_audio_tokens: int | None = None
+    input_cached_image_tokens: int | None = None
+    input_cache_write_tokens: int | None = None
+    input_cache_write_30m_tokens: int | None = None
+    input_cache_write_12h_tokens: int | None = None
+    output_text_tokens: int | None = None
+    output_audio_tokens: int | None = None
+    output_image_tokens: int | None = None
+    project_id: str | None = None
+    user_id: str | None = None
+    api_key_id: str | None = None
+    model: str | None = None
+    batch: bool | None = None
+    service_tier: str | None = None
+    api_source: str | None = None
+
+
+class CompletionsResult(
+    _TokenUsage, frozen=True, kw_only=True, tag="organization.usage.completions.result"
+):
+    """Completions usage in one bucket (one group when ``group_by`` is used)."""
+
+
+class DecisionsResult(
+    _TokenUsage, frozen=True, kw_only=True, tag="organization.usage.decisions.result"
+):
+    """Decisions usage in one bucket; the same fields as completions."""
+
+
+class _ModelUsage(_Result, frozen=True, kw_only=True):
+    project_id: str | None = None
+    user_id: str | None = None
+    api_key_id: str | None = None
+    model: str | None = None
+
+
+class EmbeddingsResult(
+    _ModelUsage, frozen=True, kw_only=True, tag="organization.usage.embeddings.result"
+):
+    """Embeddings usage in one bucket."""
+
+    input_tokens: int
+    num_model_requests: int
+
+
+class ModerationsResult(
+    _ModelUsage, frozen=True, kw_only=True, tag="organization.usage.moderations.result"
+):
+    """Moderations usage in one bucket."""
+
+    input_tokens: int
+    num_model_requests: int
+
+
+class ImagesResult(_ModelUsage, frozen=True, kw_only=True, tag="organization.usage.images.result"):
+    """Images usage in one bucket."""
+
+    images: int
+    num_model_requests: int
+    size: str | None = None
+    source: str | None = None
+
+
+class AudioSpeechesResult(
+    _ModelUsage, frozen=True, kw_only=True, tag="organization.usage.audio_speeches.result"
+):
+    """Text-to-speech usage in one bucket."""
+
+    characters: int
+    num_model_requests: int
+
+
+class AudioTranscriptionsResult(
+    _ModelUsage, frozen=True, kw_only=True, tag="organization.usage.audio_transcriptions.result"
+):
+    """Speech-to-text usage in one bucket."""
+
+    seconds: int
+    num_model_requests: int
+
+
+class VectorStoresResult(
+    _Result, frozen=True, kw_only=True, tag="organization.usage.vector_stores.result"
+):
+    """Vector store storage in one bucket."""
+
+    usage_bytes: int
+    project_id: str | None = None
+
+
+class CodeInterpreterSessionsResult(
+    _Result, frozen=True, kw_only=True, tag="organization.usage.code_interpreter_sessions.result"
+):
+    """Code interpreter sessions in one bucket."""
+
+    num_sessions: int
+    project_id: str | None = None
+
+
+class FileSearchesResult(
+    _Result, frozen=True, kw_only=True, tag="organization.usage.file_searches.result"
+):
+    """File search tool calls in one bucket (the ``file_search_calls`` endpoint)."""
+
+    num_requests: int
+    project_id: str | None = None
+    user_id: str | None = None
+    api_key_id: str | None = None
+    vector_store_id: str | None = None
+
+
+class WebSearchesResult(
+    _Result, frozen=True, kw_only=True, tag="organization.usage.web_searches.result"
+):
+    """Web search tool calls in one bucket (the ``web_search_calls`` endpoint)."""
+
+    num_requests: int
+    num_model_requests: int
+    project_id: str | None = None
+    user_id: str | None = None
+    api_key_id: str | None = None
+    model: str | None = None
+    context_level: str | None = None
+    api_source: str | None = None
+
+
+class CostAmount(msgspec.Struct, frozen=True, kw_only=True):
+    """A monetary value: ``value`` in ``currency`` (lowercase ISO 4217, e.g. ``"usd"``)."""
+
+    value: float
+    currency: str
+
+
+class CostsResult(_Result, frozen=True, kw_only=True, tag="organization.costs.result"):
+    """Costs in one (daily) bucket; ``quantity`` is set when grouped by ``line_item``."""
+
+    amount: CostAmount | None = None
+    line_item: str | None = None
+    project_id: str | None = None
+    user_id: str | None = None
+    api_key_id: str | None = None
+    api_source: str | None = None
+    quantity: float | None = None
+    quantity_unit: str | None = None
+
+
+class UnknownResult(msgspec.Struct, frozen=True, kw_only=True):
+    """A result whose ``object`` tag this version does not know; ``fields`` keeps all of it.
+
+    Fields read as attributes too (``r.num_requests``), so code written for a newer
+    result type keeps working; a missing field raises ``AttributeError``.
+    """
+
+    object: str
+    fields: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise AttributeError(f"{self.object} result has no field {name!r}") from None
+
+
+KnownResult: TypeAlias = Union[  # noqa: UP007  (a runtime union msgspec can decode)
+    CompletionsResult,
+    EmbeddingsResult,
+    ModerationsResult,
+    ImagesResult,
+    AudioSpeechesResult,
+    AudioTranscriptionsResult,
+    VectorStoresResult,
+    CodeInterpreterSessionsResult,
+    CostsResult,
+    FileSearchesResult,
+    WebSearchesResult,
+    DecisionsResult,
+]
+
+#: ``object`` tag -> result type, for every tag this version knows.
+KNOWN_RESULT_TYPES: Final[dict[str, type[Any]]] = {
+    str(t.__struct_config__.tag): t
+    for t in KnownResult.__args__  # type: ignore[attr-defined]
+}
+
+
+class UsageBucket(msgspec.Struct, Generic[R], frozen=True, kw_only=True):
+    """One time bucket: ``[start_time, end_time)`` in Unix seconds and its results.
+
+    ``results`` is empty for a bucket with no usage.
+    """
+
+    object: str = "bucket"
+    start_time: int
+    end_time: int
+    results: list[R]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """This bucket as flat rows (see :func:`to_rows`)."""
+        return list(to_rows((self,)))
+
+
+class UsagePage(msgspec.Struct, Generic[R], frozen=True, kw_only=True):
+    """One page of buckets, as one request returns it.
+
+    ``next_page`` is the cursor for the following page when ``has_more`` is true.
+    """
+
+    object: str = "page"
+    data: list[UsageBucket[R]]
+    has_more: bool
+    next_page: str | None = None
+
+
+def to_rows(buckets: Iterable[UsageBucket[Any]]) -> Iterator[dict[str, Any]]:
+    """Flatten buckets into one dict per result, for CSV, JSON lines or data frames.
+
+    Each row starts with the bucket's ``start_time`` and ``end_time``, then the result's
+    ``object`` tag and fields; a cost's ``amount`` becomes ``amount_value`` and
+    ``amount_currency``. Buckets with no results yield no rows.
+    """
+    for bucket in buckets:
+        for result in bucket.results:
+            row: dict[str, Any] = {"start_time": bucket.start_time, "end_time": bucket.end_time}
+            if isinstance(result, UnknownResult):
+                row["object"] = result.object
+                row.update((k, v) for k, v in result.fields.items() if k != "object")
+                yield row
+                continue
+            row["object"] = result.object
+            for name in result.__struct_fields__:
+                value = getattr(result, name)
+                if isinstance(value, CostAmount):
+                    row["amount_value"] = value.value
+                    row["amount_currency"] = value.currency
+                elif name == "amount" and value is None:
+                    row["amount_value"] = row["amount_currency"] = None
+                else:
+                    row[name] = value
+            yield row
