@@ -46,7 +46,7 @@ __all__ = [
 R = TypeVar("R")
 
 
-class _Result(msgspec.Struct, frozen=True, kw_only=True, tag_field="object"):
+class _Result(msgspec.Struct, frozen=True, kw_only=True, tag_field="object", gc=False):
     """Base of the tagged result types (the ``object`` tag is not a field)."""
 
     @property
@@ -193,7 +193,7 @@ class WebSearchesResult(
     api_source: str | None = None
 
 
-class CostAmount(msgspec.Struct, frozen=True, kw_only=True):
+class CostAmount(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A monetary value: ``value`` in ``currency`` (lowercase ISO 4217, e.g. ``"usd"``)."""
 
     value: float

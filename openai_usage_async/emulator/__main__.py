@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unknown-tag", action="store_true", help="add an unknown result tag")
     parser.add_argument("--costs-quirk", action="store_true", help="the costs has_more quirk")
     parser.add_argument("--max-concurrent", type=int, help="answer 429 beyond this many in flight")
+    parser.add_argument(
+        "--cache-mb", type=int, default=32, help="memory for settled pages, re-served (default 32)"
+    )
 
 
 def emulator_from_args(args: argparse.Namespace) -> Emulator:
@@ -69,6 +72,7 @@ def emulator_from_args(args: argparse.Namespace) -> Emulator:
         unknown_tag=args.unknown_tag,
         costs_quirk=args.costs_quirk,
         max_concurrent=args.max_concurrent,
+        cache_bytes=args.cache_mb << 20,
     )
 
 

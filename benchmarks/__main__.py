@@ -1,0 +1,144 @@
+"""``python -m benchmarks [--quick] [--write]``: backfill wall time and decode CPU, as ratios.
+
+Every figure is a median of repeated runs, compared with a baseline measured in the same
+run (the floor, the official SDK, plain json). ``--write`` also writes docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import platform
+import sys
+
+from . import bench_backfill as backfill
+from . import bench_decode as decode
+from ._emulator import emulator_process
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def run_backfill(latency_ms: float, repeat: int, with_sdk: bool) -> list[str]:
+    lines = [
+        f"### Backfill wall time, {latency_ms:g} ms latency (median of {repeat})",
+        "",
+        _row(["scenario", "client", "concurrency", "pages", "seconds", "vs floor", "vs SDK"]),
+        _row(["---"] * 7),
+    ]
+    with emulator_process(latency_ms=latency_ms) as base_url:
+        for scenario in (backfill.YEAR_HOURLY, backfill.YEAR_HOURLY_GROUPED):
+            pages = scenario.pages(168)
+            backfill.timed(lambda s=scenario: backfill.ours(base_url, s, 16), 1)  # warm the cache
+            sdk_s = None
+            if with_sdk and scenario.group_by:
+                sdk_s, _ = backfill.timed(lambda s=scenario: backfill.official_sdk(base_url, s), 1)
+                lines.append(
+                    _row(
+                        [
+                            scenario.name,
+                            "official SDK, sequential",
+                            "1",
+                            str(pages),
+                            f"{sdk_s:.2f}",
+                            f"{sdk_s / (pages * latency_ms / 1000):.2f}x",
+                            "1.00x",
+                        ]
+                    )
+                )
+            plain_s, _ = backfill.timed(lambda s=scenario: backfill.plain_loop(base_url, s), repeat)
+            lines.append(
+                _row(
+                    [
+                        scenario.name,
+                        "aiohttp + json, sequential",
+                        "1",
+                        str(pages),
+                        f"{plain_s:.2f}",
+                        f"{plain_s / (pages * latency_ms / 1000):.2f}x",
+                        f"{sdk_s / plain_s:.1f}x faster" if sdk_s else "",
+                    ]
+                )
+            )
+            for concurrency in (1, 4, 8, 16):
+                seconds, _ = backfill.timed(
+                    lambda s=scenario, c=concurrency: backfill.ours(base_url, s, c), repeat
+                )
+                floor = -(-pages // concurrency) * latency_ms / 1000
+                vs_sdk = f"{sdk_s / seconds:.1f}x faster" if sdk_s else ""
+                lines.append(
+                    _row(
+                        [
+                            scenario.name,
+                            "openai_usage_async iter()",
+                            str(concurrency),
+                            str(pages),
+                            f"{seconds:.2f}",
+                            f"{seconds / floor:.2f}x",
+                            vs_sdk,
+                        ]
+                    )
+                )
+    return lines
+
+
+def run_decode(repeat: int) -> list[str]:
+    lines = [
+        f"### Decode CPU per page (median of {repeat})",
+        "",
+        _row(["page", "decoder", "ms", "ours is faster by"]),
+        _row(["---"] * 4),
+    ]
+    for label, endpoint, width_s, buckets, group_by in (
+        (
+            "168 hourly buckets, completions by model and project",
+            "completions",
+            3600,
+            168,
+            ("model", "project_id"),
+        ),
+        ("1440 minute buckets, embeddings", "embeddings", 60, 1440, ()),
+    ):
+        body = decode.page_body(endpoint, width_s, buckets, group_by)
+        timings = {
+            name: decode.best_of(
+                lambda fn=fn, body=body: fn(body),
+                repeat if "SDK" not in name else max(3, repeat // 4),
+            )
+            for name, fn in decode.decoders(endpoint).items()
+        }
+        ours = timings["openai_usage_async (msgspec Structs)"]
+        for name, seconds in timings.items():
+            ratio = "" if seconds is ours else f"{seconds / ours:.1f}x"
+            lines.append(
+                _row([f"{label} ({len(body) / 1e6:.1f} MB)", name, f"{seconds * 1000:.1f}", ratio])
+            )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no SDK backfill")
+    parser.add_argument("--write", action="store_true", help="also write docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    repeat = 3 if args.quick else 5
+    header = [
+        "# Benchmarks",
+        "",
+        f"Generated by `python -m benchmarks{' --quick' if args.quick else ''} --write` on "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}.",
+        "",
+    ]
+    lines = header + run_decode(repeat * 4) + [""] + run_backfill(50, repeat, not args.quick)
+    text = "\n".join(lines) + "\n"
+    sys.stdout.write(text)
+    if args.write:
+        path = pathlib.Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+        path.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
