@@ -289,3 +289,20 @@ async def test_secrets_stay_out_of_logs_and_tracebacks(
 async def test_a_range_inside_one_bucket_is_one_partial_bucket(client: AsyncUsageClient) -> None:
     buckets = await client.usage.completions.list(start_time=NOW - 5 * HOUR, end_time=NOW)
     assert [(b.start_time, b.end_time) for b in buckets] == [(NOW - 5 * HOUR, NOW)]
+
+
+async def test_one_slow_window_does_not_make_the_iterator_buffer_the_range(
+    emulator: Emulator,
+) -> None:
+    from openai_usage_async.emulator import Fault
+
+    emulator.faults = [Fault("slow", delay_ms=400, first=1)]  # the first window is slow
+    async with AsyncUsageClient(TEST_KEY, base_url=emulator.base_url, max_concurrency=3) as client:
+        async with client.usage.costs.iter(**LONG) as iterator:  # 120 windows
+            first = asyncio.ensure_future(iterator.__anext__())
+            await wait_for_requests(emulator, 3)
+            await asyncio.sleep(0.15)  # the other windows are done; the first is not
+            assert not first.done()
+            assert emulator.statistics().requests_total == 3  # 3 windows ahead, no more
+            bucket = await first
+            assert bucket.start_time == LONG["start_time"]
