@@ -9,7 +9,7 @@ from typing import Final
 
 import aiohttp
 
-from ._fanout import _Core
+from ._fanout import Progress, _Core
 from ._limiter import AdaptiveLimiter, LimiterStatistics
 from ._resources import Usage
 from ._sansio.responses import ADMIN_KEY_HELP
@@ -23,9 +23,19 @@ DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 
 @dataclass(frozen=True, slots=True)
 class ClientStatistics:
-    """Requests sent so far and the state of the shared concurrency bound."""
+    """What the client has done so far, for progress displays and monitoring.
+
+    ``requests_sent`` counts every attempt (``retries`` of them were retries);
+    ``windows_planned``/``windows_done``, ``pages`` and ``buckets`` add up what the
+    client's iterators have planned and received; ``limiter`` is the shared bound.
+    """
 
     requests_sent: int
+    retries: int
+    windows_planned: int
+    windows_done: int
+    pages: int
+    buckets: int
     limiter: LimiterStatistics
 
 
@@ -104,6 +114,7 @@ class AsyncUsageClient:
             max_connections=max_concurrency,
         )
         self._iterators: weakref.WeakSet[_Core] = weakref.WeakSet()
+        self._progress = Progress()
         self.usage = Usage(self)
 
     def __repr__(self) -> str:
@@ -122,7 +133,16 @@ class AsyncUsageClient:
 
     def statistics(self) -> ClientStatistics:
         """Requests sent and the concurrency bound's state (tokens, peak, adjustments)."""
-        return ClientStatistics(self._transport.requests_sent, self._limiter.statistics())
+        p = self._progress
+        return ClientStatistics(
+            requests_sent=self._transport.requests_sent,
+            retries=self._transport.retries,
+            windows_planned=p.windows_planned,
+            windows_done=p.windows_done,
+            pages=p.pages,
+            buckets=p.buckets,
+            limiter=self._limiter.statistics(),
+        )
 
     async def aclose(self) -> None:
         """Stop every running iterator, then close the session the client opened.

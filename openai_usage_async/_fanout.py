@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 import anyio
@@ -68,6 +69,16 @@ class _Closed(Exception):
     pass
 
 
+@dataclass
+class Progress:
+    """Counters an iterator adds to as it goes; the client sums them for ``statistics()``."""
+
+    windows_planned: int = 0
+    windows_done: int = 0
+    pages: int = 0
+    buckets: int = 0
+
+
 def _first_error(exc: BaseException) -> BaseException:
     """The error to show the consumer: the first real leaf of a task group's exception."""
     while isinstance(exc, BaseExceptionGroup):
@@ -80,9 +91,16 @@ class _Core:
     """Runs the fetches in a supervisor task and hands pages to one consumer."""
 
     def __init__(
-        self, fetch: FetchPage, chains: list[Chain], *, ordered: bool, lookahead: int
+        self,
+        fetch: FetchPage,
+        chains: list[Chain],
+        *,
+        ordered: bool,
+        lookahead: int,
+        progress: Progress | None = None,
     ) -> None:
         self._fetch = fetch
+        self._progress = progress if progress is not None else Progress()
         self._chains = chains
         self._ordered = ordered
         self._lookahead = max(1, lookahead)
@@ -100,6 +118,7 @@ class _Core:
     # -- the supervisor side ----------------------------------------------------------
 
     def _start(self) -> None:
+        self._progress.windows_planned += len(self._chains)
         self._finished = anyio.Event()
         self._slots = anyio.Semaphore(self._lookahead)
         if self._ordered:
@@ -151,10 +170,14 @@ class _Core:
     async def _work(self, chain: Chain, send: MemoryObjectSendStream[_Item], shared: bool) -> None:
         assert self._slots is not None
         async with send:
+            progress = self._progress
             while not chain.done:
                 page = await self._fetch(chain.next_request())
                 buckets = chain.feed(page)
+                progress.pages += 1
+                progress.buckets += len(buckets)
                 await send.send(msgspec.structs.replace(page, data=buckets))
+            progress.windows_done += 1
             if not shared:
                 await send.send(_END)
         if shared:

@@ -139,7 +139,13 @@ class Endpoint(Generic[R, G]):
         async def fetch(pairs: list[tuple[str, str]]) -> UsagePage[Any]:
             return await client._transport.get_page(self.spec.path, pairs)
 
-        core = _Core(fetch, chains, ordered=ordered, lookahead=client.max_concurrency)
+        core = _Core(
+            fetch,
+            chains,
+            ordered=ordered,
+            lookahead=client.max_concurrency,
+            progress=client._progress,
+        )
         return PageIterator(core, client._register)
 
     def iter(

@@ -99,6 +99,7 @@ class Transport:
         self._sleep = sleep  # tests inject a recorder instead of waiting
         self.closed = False
         self.requests_sent = 0
+        self.retries = 0
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self.closed:
@@ -141,6 +142,7 @@ class Transport:
             if delay_s is None:
                 raise error
             retries += 1
+            self.retries += 1
             logger.info(
                 "%s: %s; retry %d of %d in %.2fs",
                 what,

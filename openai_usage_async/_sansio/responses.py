@@ -73,7 +73,7 @@ def status_error(status: int, request_id: str | None, body: bytes) -> APIStatusE
     if message is None:
         message = (decoded if isinstance(decoded, str) else "") or f"HTTP {status}"
         message = message[:500]
-    if status in (401, 403) and ADMIN_KEY_HELP not in message:
+    if status in (401, 403) and "admin key" not in message.lower():
         message = f"{message} {ADMIN_KEY_HELP}"
     cls = _BY_STATUS.get(status, InternalServerError if status >= 500 else APIStatusError)
     return cls(message, status_code=status, request_id=request_id, body=decoded)

@@ -42,8 +42,12 @@ async def test_every_bucket_exactly_once_under_faults(
         TEST_KEY, base_url=emulator.base_url, max_concurrency=4, max_retries=8
     ) as client:
         got = await fast_retries(client).usage.completions.list(**RANGE, bucket_width="1h")
+        stats = client.statistics()
     assert got == expected
     assert faults[0].fired == faults[0].first  # the scripted faults happened
+    # One request per window plus one per retry (aiohttp itself silently re-sends a GET
+    # whose reused connection closed before any byte: the emulator counts those too).
+    assert stats.requests_sent == 12 + stats.retries and stats.buckets == len(expected)
     assert emulator.statistics().requests_total > 12  # 12 windows, plus the retries
 
 

@@ -1,0 +1,90 @@
+"""``openai-usage``: the command line, a thin layer over the public client.
+
+Exit codes: 0 success; 1 an unexpected error (a bug: please report it with --verbose);
+2 bad usage (arguments, dates, endpoint, group_by, filters); 3 no API key; 4 the key was
+refused (401/403); 5 another API error; 6 network down or timed out; 7 the output could
+not be written; 8 an optional dependency is missing; 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from .. import errors
+from ._args import build_parser
+from ._commands import COMMANDS, NoKeyError, UsageError
+from ._export import MissingExtraError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_BUG = 1
+EXIT_USAGE = 2
+EXIT_NO_KEY = 3
+EXIT_KEY_REFUSED = 4
+EXIT_API = 5
+EXIT_NETWORK = 6
+EXIT_OUTPUT = 7
+EXIT_MISSING_EXTRA = 8
+EXIT_INTERRUPTED = 130
+
+
+def _fail(code: int, message: str, verbose: bool) -> int:
+    if verbose:
+        traceback.print_exc()
+    print(f"openai-usage: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    verbose = bool(getattr(args, "verbose", False))
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        logging.getLogger("openai_usage_async").setLevel(logging.WARNING)
+    try:
+        return asyncio.run(COMMANDS[args.command](args))
+    except KeyboardInterrupt:
+        print("openai-usage: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except UsageError as exc:
+        return _fail(EXIT_USAGE, str(exc), verbose)
+    except NoKeyError as exc:
+        return _fail(EXIT_NO_KEY, str(exc), verbose)
+    except MissingExtraError as exc:
+        return _fail(EXIT_MISSING_EXTRA, str(exc), verbose)
+    except (errors.AuthenticationError, errors.PermissionDeniedError) as exc:
+        return _fail(
+            EXIT_KEY_REFUSED, f"the API refused the key ({exc.status_code}): {exc.message}", verbose
+        )
+    except errors.APIConnectionError as exc:
+        hint = (
+            "check your network, or --base-url"
+            if not isinstance(exc, errors.APITimeoutError)
+            else "try a larger --timeout"
+        )
+        return _fail(EXIT_NETWORK, f"{exc.message} ({hint})", verbose)
+    except (errors.APIStatusError, errors.APIResponseValidationError) as exc:
+        return _fail(EXIT_API, str(exc), verbose)
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error. Keep Python from complaining at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:
+        return _fail(EXIT_OUTPUT, f"cannot write the output: {exc.strerror or exc}", verbose)
+    except Exception as exc:  # a bug: say so plainly
+        return _fail(
+            EXIT_BUG, f"unexpected {type(exc).__name__}: {exc} (rerun with --verbose)", verbose
+        )

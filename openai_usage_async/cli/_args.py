@@ -1,0 +1,212 @@
+"""The command line's grammar: subcommands, options, and how dates are read."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+import time
+from collections.abc import Callable
+
+from .._sansio.endpoints import BUCKET_WIDTHS, ENDPOINTS
+from .._version import __version__
+
+__all__ = ["build_parser", "parse_time"]
+
+_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+TIME_HELP = (
+    "YYYY-MM-DD (00:00 UTC), an ISO datetime (UTC unless it has an offset), Unix seconds, "
+    "'now', or a time ago such as 7d, 24h, 90m"
+)
+
+
+def parse_time(text: str, *, now: Callable[[], float] = time.time) -> int:
+    """Unix seconds from what a person types; ``ValueError`` says what is accepted."""
+    value = text.strip()
+    if value == "now":
+        return int(now())
+    if value.isdigit():
+        return int(value)
+    relative = _RELATIVE.match(value)
+    if relative:
+        return int(now()) - int(relative.group(1)) * _UNITS[relative.group(2)]
+    try:
+        if len(value) == 10:
+            day = dt.date.fromisoformat(value)
+            return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date; use {TIME_HELP}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp())
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Options accepted before and after the subcommand (after wins)."""
+    default: Callable[[object], object] = (
+        (lambda _value: argparse.SUPPRESS) if suppress else (lambda value: value)
+    )
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--api-key",
+        default=default(None),
+        help="organization Admin key (default: $OPENAI_ADMIN_KEY)",
+    )
+    group.add_argument(
+        "--base-url", default=default(None), help="default: $OPENAI_BASE_URL or the API"
+    )
+    group.add_argument("--organization", default=default(None), help="OpenAI-Organization header")
+    group.add_argument("--project", default=default(None), help="OpenAI-Project header")
+    group.add_argument(
+        "--concurrency", type=int, default=default(8), help="requests in flight (default 8)"
+    )
+    group.add_argument(
+        "--max-retries", type=int, default=default(2), help="retries per request (default 2)"
+    )
+    group.add_argument(
+        "--timeout", type=float, default=default(60.0), help="seconds per attempt (default 60)"
+    )
+    group.add_argument(
+        "-q", "--quiet", action="store_true", default=default(False), help="no progress bar"
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default(False),
+        help="log requests and retries; tracebacks on errors",
+    )
+
+
+FETCH_EXAMPLES = """\
+examples:
+  openai-usage fetch completions --start 2026-10-01 --end 2026-11-01 --group-by model
+  openai-usage fetch costs --start 30d --group-by line_item --format csv -o costs.csv
+  openai-usage fetch embeddings --start 24h --bucket-width 1m --format jsonl | head
+  openai-usage fetch images --start 2026-11-01 --sizes 1024x1024 --format parquet -o images.parquet
+"""
+
+SUMMARY_EXAMPLES = """\
+examples:
+  openai-usage summary                      the last 30 days
+  openai-usage summary --days 7 --by model
+  openai-usage summary --start 2026-10-01 --end 2026-11-01 --by project
+"""
+
+MAIN_EXAMPLES = """\
+examples:
+  openai-usage demo                         the whole thing on the bundled emulator
+  openai-usage summary --days 7             needs OPENAI_ADMIN_KEY (an Admin key)
+  openai-usage fetch costs --start 30d --format csv -o costs.csv
+  openai-usage emulator --port 8089         serve the emulator for your own code
+
+Times are UTC; --end is exclusive. Exit codes: 0 ok, 2 bad usage, 3 no API key,
+4 key refused (401/403), 5 API error, 6 network or timeout, 7 cannot write output,
+130 interrupted.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openai-usage",
+        description="Fetch and summarize OpenAI organization usage and costs.",
+        epilog=MAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _global_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    fetch = commands.add_parser(
+        "fetch",
+        help="fetch one endpoint, all pages, concurrently",
+        description="Fetch every bucket of one endpoint in a time range.",
+        epilog=FETCH_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fetch.add_argument(
+        "endpoint", choices=list(ENDPOINTS), metavar="ENDPOINT", help=", ".join(ENDPOINTS)
+    )
+    fetch.add_argument("--start", required=True, help=f"start (inclusive): {TIME_HELP}")
+    fetch.add_argument("--end", help="end (exclusive), same forms; default: now")
+    fetch.add_argument("--bucket-width", choices=BUCKET_WIDTHS, help="1m, 1h or 1d (default 1d)")
+    fetch.add_argument("--group-by", type=_csv, help="comma-separated, e.g. model,project_id")
+    fetch.add_argument("--limit", type=int, help="buckets per request (default: the maximum)")
+    filters = fetch.add_argument_group("filters (each endpoint accepts its own)")
+    seen: set[str] = set()
+    for spec in ENDPOINTS.values():
+        for name, fspec in spec.filters.items():
+            if name in seen:
+                continue
+            seen.add(name)
+            flag = "--" + name.replace("_", "-")
+            if fspec.kind == "bool":
+                filters.add_argument(flag, action=argparse.BooleanOptionalAction, help="true/false")
+            else:
+                choices = f" ({', '.join(fspec.choices)})" if fspec.choices else ""
+                filters.add_argument(flag, type=_csv, help=f"comma-separated{choices}")
+    fetch.add_argument(
+        "--format",
+        choices=("table", "csv", "jsonl", "json", "parquet"),
+        default="table",
+        help="table (default), csv and jsonl (one row per result), json (pages), parquet",
+    )
+    fetch.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout")
+    _global_options(fetch, suppress=True)
+
+    summary = commands.add_parser(
+        "summary",
+        help="a cost and usage report",
+        description="Fetch costs and usage concurrently and print a report.",
+        epilog=SUMMARY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _summary_options(summary)
+    _global_options(summary, suppress=True)
+
+    emulator = commands.add_parser(
+        "emulator",
+        help="run the bundled emulator in the foreground",
+        description="Serve the Usage API emulator (no key, no network); Ctrl-C stops it.",
+    )
+    from ..emulator.__main__ import add_arguments
+
+    add_arguments(emulator)
+    emulator.add_argument(
+        "--latency", dest="latency_ms", type=float, default=argparse.SUPPRESS, help="--latency-ms"
+    )
+    # The client's global options mean nothing here (--api-key is the emulator's own).
+    emulator.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
+    emulator.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the summary, on the bundled emulator: no key, no network",
+        description="Start the emulator on a free loopback port and run `summary` against it.",
+    )
+    _summary_options(demo)
+    demo.add_argument(
+        "--latency-ms", type=float, default=20.0, help="emulator latency (default 20)"
+    )
+    _global_options(demo, suppress=True)
+    return parser
+
+
+def _summary_options(parser: argparse.ArgumentParser) -> None:
+    span = parser.add_mutually_exclusive_group()
+    span.add_argument("--days", type=int, help="the last N whole days (default 30)")
+    span.add_argument("--start", help=f"start (inclusive): {TIME_HELP}")
+    parser.add_argument("--end", help="end (exclusive) with --start; default: today 00:00 UTC")
+    parser.add_argument(
+        "--by",
+        choices=("line_item", "project", "model"),
+        default="line_item",
+        help="what the top movers are ranked by (default line_item)",
+    )

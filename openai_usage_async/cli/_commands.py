@@ -1,0 +1,379 @@
+"""The subcommands: thin layers over the public client."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import anyio
+
+from .._client import AsyncUsageClient
+from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
+from ..emulator import run_emulator
+from ..emulator.__main__ import emulator_from_args, serve_forever
+from ..models import KNOWN_RESULT_TYPES, UsageBucket, to_rows
+from ._args import parse_time
+from ._export import atomic_output, make_writer
+from ._output import fit_table, money, number, sparkline, utc
+from ._progress import ProgressLine
+
+__all__ = ["demo", "emulator", "fetch", "summary"]
+
+DAY = 86_400
+FILTERS = sorted({name for spec in ENDPOINTS.values() for name in spec.filters})
+
+
+class UsageError(Exception):
+    """Bad input from the command line: exit code 2, one line on stderr."""
+
+
+class NoKeyError(Exception):
+    """No API key anywhere: exit code 3."""
+
+
+def make_client(
+    args: argparse.Namespace, *, api_key: str | None = None, base_url: str | None = None
+) -> AsyncUsageClient:
+    key = api_key or args.api_key
+    try:
+        return AsyncUsageClient(
+            key,
+            base_url=base_url or args.base_url,
+            organization=args.organization,
+            project=args.project,
+            max_concurrency=args.concurrency,
+            max_retries=args.max_retries,
+            timeout=args.timeout,
+        )
+    except ValueError as exc:
+        if str(exc).startswith("api_key: no key"):
+            raise NoKeyError(
+                "no API key: set OPENAI_ADMIN_KEY or pass --api-key (an organization Admin "
+                "key, sk-admin-...); `openai-usage demo` shows everything without one"
+            ) from None
+        option = str(exc).split(":", 1)[0].replace("_", "-")
+        raise UsageError(f"--{option}: {str(exc).split(':', 1)[1].strip()}") from None
+
+
+def _time(option: str, text: str) -> int:
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+@contextlib.asynccontextmanager
+async def _progress(client: AsyncUsageClient, args: argparse.Namespace) -> AsyncIterator[None]:
+    line = ProgressLine(client, enabled=not args.quiet)
+    # A task of its own rather than a task group, so the command's errors reach the
+    # user as they are, not wrapped in an ExceptionGroup.
+    task = asyncio.get_running_loop().create_task(line.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with anyio.CancelScope(shield=True), contextlib.suppress(asyncio.CancelledError):
+            await task
+        line.clear()
+
+
+async def fetch(args: argparse.Namespace) -> int:
+    start = _time("--start", args.start)
+    end = _time("--end", args.end) if args.end else int(time.time())
+    filters = {name: getattr(args, name) for name in FILTERS if getattr(args, name) is not None}
+    if args.format == "parquet" and args.output in (None, "-") and sys.stdout.isatty():
+        raise UsageError("--format parquet writes binary: give --output FILE or pipe it")
+    async with make_client(args) as client:
+        endpoint = getattr(client.usage, args.endpoint)
+        try:
+            pages = endpoint.pages(
+                start_time=start,
+                end_time=end,
+                bucket_width=args.bucket_width,
+                limit=args.limit,
+                group_by=args.group_by,
+                **filters,
+            )
+        except ValueError as exc:
+            name, _, rest = str(exc).partition(": ")
+            raise UsageError(f"{args.endpoint}: --{name.replace('_', '-')}: {rest}") from None
+        async with _progress(client, args), pages:
+            if args.format == "table":
+                buckets = [b async for page in pages for b in page.data]
+                lines = _table(buckets, args.endpoint, WIDTH_SECONDS[args.bucket_width or "1d"])
+            else:
+                result_type = KNOWN_RESULT_TYPES[ENDPOINTS[args.endpoint].result_object]
+                with atomic_output(args.output) as out:
+                    writer = make_writer(args.format, out, result_type)
+                    async for page in pages:
+                        writer.write_page(page)
+                    writer.close()
+                return 0
+    _print_lines(lines, args.output)
+    return 0
+
+
+def _print_lines(lines: list[str], path: str | None) -> None:
+    text = ("\n".join(lines) + "\n").encode()
+    with atomic_output(path) as out:
+        out.write(text)
+
+
+def _table(buckets: list[UsageBucket[Any]], endpoint: str, width_s: int) -> list[str]:
+    rows = list(to_rows(buckets))
+    empty = sum(1 for b in buckets if not b.results)
+    footer = f"{len(buckets):,} buckets ({empty:,} empty), {len(rows):,} results"
+    if not rows:
+        return [footer]
+    names: list[str] = []
+    for row in rows:
+        names += [k for k, v in row.items() if v is not None and k not in names]
+    fields = [n for n in names if n not in ("start_time", "end_time", "object")]
+    # Grouping values first, then the measures, so the columns that identify a row survive.
+    text_fields = [n for n in fields if any(isinstance(r.get(n), str | bool) for r in rows)]
+    fields = text_fields + [n for n in fields if n not in text_fields]
+    headers = ["start (UTC)", *fields]
+    table = [
+        [utc(row["start_time"], width_s), *(_cell(row.get(name), name) for name in fields)]
+        for row in rows
+    ]
+    right = [False] + [name not in text_fields for name in fields]
+    return [*fit_table(headers, table, right=right), "", footer]
+
+
+def _cell(value: object, name: str) -> str:
+    if name == "amount_value" and isinstance(value, int | float):
+        return f"{value:,.2f}"
+    return number(value)
+
+
+# -- summary -------------------------------------------------------------------------------
+
+_USAGE_FOR_SUMMARY: dict[str, dict[str, Any] | None] = {
+    "costs": {"group_by": ["line_item", "project_id"]},
+    "completions": {"group_by": ["model"]},
+    "decisions": {"group_by": ["model"]},
+    "embeddings": {"group_by": ["model"]},
+    "moderations": {"group_by": ["model"]},
+    "images": {"group_by": ["model"]},
+    "audio_speeches": {"group_by": ["model"]},
+    "audio_transcriptions": {"group_by": ["model"]},
+    "web_search_calls": {"group_by": ["model"]},
+    "file_search_calls": None,
+    "code_interpreter_sessions": None,
+    "vector_stores": None,
+}
+
+_UNITS = {
+    "images": ("images", "images"),
+    "audio_speeches": ("characters", "characters of speech"),
+    "audio_transcriptions": ("seconds", "seconds transcribed"),
+    "web_search_calls": ("num_requests", "web searches"),
+    "file_search_calls": ("num_requests", "file searches"),
+    "code_interpreter_sessions": ("num_sessions", "code interpreter sessions"),
+}
+
+
+def _span(args: argparse.Namespace) -> tuple[int, int]:
+    today = int(time.time()) // DAY * DAY
+    if args.start:
+        start = _time("--start", args.start)
+        end = _time("--end", args.end) if args.end else today
+    else:
+        if args.end:
+            raise UsageError("--end: use it with --start (or use --days alone)")
+        days = 30 if args.days is None else args.days
+        if days < 1:
+            raise UsageError(f"--days: {days} is not a positive number of days")
+        start, end = today - days * DAY, today
+    if end <= start:
+        raise UsageError(f"--end: {utc(end)} is not after --start {utc(start)}")
+    return start, end
+
+
+async def summary(args: argparse.Namespace, client: AsyncUsageClient | None = None) -> int:
+    start, end = _span(args)
+    owned = client is None
+    client = client or make_client(args)
+    try:
+        async with _progress(client, args):
+            data = await client.usage.gather(_USAGE_FOR_SUMMARY, start_time=start, end_time=end)
+    finally:
+        if owned:
+            await client.aclose()
+    lines = report(data, start, end, args.by)
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def report(data: dict[str, list[UsageBucket[Any]]], start: int, end: int, by: str) -> list[str]:
+    """The summary's lines, from what ``gather`` returned."""
+    costs = data["costs"]
+    currency = next((c.amount.currency for b in costs for c in b.results if c.amount), "usd")
+    daily = [sum(c.amount.value for c in b.results if c.amount) for b in costs]
+    total = sum(daily)
+    by_item: dict[str, float] = collections.defaultdict(float)
+    by_project: dict[str, float] = collections.defaultdict(float)
+    for b in costs:
+        for c in b.results:
+            value = c.amount.value if c.amount else 0.0
+            by_item[c.line_item or "(no line item)"] += value
+            by_project[c.project_id or "(no project)"] += value
+    days = max(1, round((end - start) / DAY))
+    out = [
+        f"OpenAI usage {utc(start)} to {utc(end)} (end exclusive; {days} days, UTC)",
+        "",
+        f"Total cost   {money(total, currency)}",
+        f"Per day      {sparkline(daily)}",
+    ]
+    if daily:
+        low = min(range(len(daily)), key=daily.__getitem__)
+        high = max(range(len(daily)), key=daily.__getitem__)
+        out.append(
+            f"             low {money(daily[low], currency)} ({utc(costs[low].start_time)}), "
+            f"high {money(daily[high], currency)} ({utc(costs[high].start_time)}), "
+            f"mean {money(total / len(daily), currency)}"
+        )
+    out += ["", *_share_table("Cost by line item", by_item, total, currency, 10)]
+    out += ["", *_share_table("Cost by project", by_project, total, currency, 10)]
+    out += ["", *_models_table(data)]
+    out += ["", *_other_usage(data)]
+    out += ["", *_movers(costs, data, by, currency)]
+    return out
+
+
+def _share_table(
+    title: str, amounts: dict[str, float], total: float, currency: str, top: int
+) -> list[str]:
+    ranked = sorted(amounts.items(), key=lambda item: -item[1])
+    rows = [
+        [name, money(value, currency), f"{100 * value / total:.1f}%" if total else ""]
+        for name, value in ranked[:top]
+    ]
+    lines = [title, *fit_table(["", "amount", "share"], rows, right=[False, True, True])]
+    if len(ranked) > top:
+        rest = sum(v for _, v in ranked[top:])
+        lines.append(f"  and {len(ranked) - top} more, {money(rest, currency)}")
+    return lines
+
+
+def _models_table(data: dict[str, list[UsageBucket[Any]]]) -> list[str]:
+    tokens_in: collections.Counter[str] = collections.Counter()
+    tokens_out: collections.Counter[str] = collections.Counter()
+    requests: collections.Counter[str] = collections.Counter()
+    for name in (
+        "completions",
+        "decisions",
+        "embeddings",
+        "moderations",
+        "images",
+        "audio_speeches",
+        "audio_transcriptions",
+        "web_search_calls",
+    ):
+        for bucket in data.get(name, []):
+            for r in bucket.results:
+                model = getattr(r, "model", None) or "(all models)"
+                tokens_in[model] += getattr(r, "input_tokens", 0) or 0
+                tokens_out[model] += getattr(r, "output_tokens", 0) or 0
+                requests[model] += getattr(r, "num_model_requests", 0) or 0
+    rows = [
+        [model, number(tokens_in[model]), number(tokens_out[model]), number(n)]
+        for model, n in requests.most_common(12)
+    ]
+    headers = ["", "input tokens", "output tokens", "requests"]
+    return [
+        "Tokens and requests by model",
+        *fit_table(headers, rows, right=[False, True, True, True]),
+    ]
+
+
+def _other_usage(data: dict[str, list[UsageBucket[Any]]]) -> list[str]:
+    lines = ["Other usage"]
+    for name, (field, label) in _UNITS.items():
+        amount = sum(getattr(r, field, 0) or 0 for b in data.get(name, []) for r in b.results)
+        lines.append(f"  {number(amount):>16}  {label}")
+    stores = data.get("vector_stores", [])
+    if stores:
+        last = stores[-1].results
+        size = sum(r.usage_bytes for r in last) if last else 0
+        lines.append(f"  {size / 2**30:>16,.2f}  GiB in vector stores (last day)")
+    return lines
+
+
+def _movers(
+    costs: list[UsageBucket[Any]], data: dict[str, list[UsageBucket[Any]]], by: str, currency: str
+) -> list[str]:
+    half = len(costs) // 2
+    if half < 1:
+        return ["Top movers: the range is too short to compare"]
+    before: dict[str, float] = collections.defaultdict(float)
+    after: dict[str, float] = collections.defaultdict(float)
+    for i, bucket in enumerate(costs[len(costs) - 2 * half :]):
+        side = before if i < half else after
+        for c in bucket.results:
+            key = _mover_key(c, by)
+            side[key] += c.amount.value if c.amount else 0.0
+    changes = sorted(
+        ((after[k] - before[k], k) for k in before.keys() | after.keys()),
+        key=lambda change: -abs(change[0]),
+    )[:8]
+    rows = [
+        [key, money(before[key], currency), money(after[key], currency), _signed(delta, currency)]
+        for delta, key in changes
+    ]
+    title = f"Top movers by {by.replace('_', ' ')}: the last {half} days against the {half} before"
+    headers = ["", "before", "after", "change"]
+    return [title, *fit_table(headers, rows, right=[False, True, True, True])]
+
+
+def _mover_key(cost: Any, by: str) -> str:
+    if by == "project":
+        return str(cost.project_id or "(no project)")
+    item = str(cost.line_item or "(no line item)")
+    if by == "model":  # line items are "<model>, <what>" for model-priced usage
+        return item.split(", ", 1)[0] if ", " in item else f"({item})"
+    return item
+
+
+def _signed(delta: float, currency: str) -> str:
+    return ("+" if delta >= 0 else "-") + money(abs(delta), currency)
+
+
+# -- emulator and demo ---------------------------------------------------------------------------
+
+
+async def emulator(args: argparse.Namespace) -> int:
+    try:
+        emu = emulator_from_args(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    await serve_forever(emu, args.host, args.port)
+    return 0
+
+
+async def demo(args: argparse.Namespace) -> int:
+    async with run_emulator(latency_ms=args.latency_ms, seed=1) as base_url:
+        print(
+            f"openai-usage demo: the bundled emulator at {base_url} (synthetic data, no key, "
+            "no network)",
+            file=sys.stderr,
+        )
+        client = make_client(args, api_key="sk-admin-demo", base_url=base_url)
+        async with client:
+            return await summary(args, client)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "fetch": fetch,
+    "summary": summary,
+    "emulator": emulator,
+    "demo": demo,
+}

@@ -1,0 +1,48 @@
+"""The command, run as users run it: a subprocess against the emulator on a thread."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from openai_usage_async.emulator import Emulator, serve_in_thread
+from tests.helpers import NOW, TEST_KEY
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Emulator]:
+    with serve_in_thread(now=NOW) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(served: Emulator) -> Emulator:
+    served.faults.clear()
+    served.latency_ms = 0
+    served._api_key = None
+    served.reset_statistics()
+    return served
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    *args: str, key: str | None = TEST_KEY, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m openai_usage_async ARGS`` with pipes (so: not a terminal)."""
+    extra = {"OPENAI_ADMIN_KEY": key} if key else {}
+    return subprocess.run(
+        [sys.executable, "-m", "openai_usage_async", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=cli_env(**extra, **env),
+    )

@@ -1,0 +1,39 @@
+"""How the command line reads times (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from openai_usage_async.cli._args import parse_time
+
+NOW = 1_763_904_000.0
+
+
+def now() -> float:
+    return NOW
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-11-23", 1_763_856_000),
+        ("2025-11-23T13:20:00", 1_763_904_000),
+        ("2025-11-23T13:20:00Z", 1_763_904_000),
+        ("2025-11-23T15:20:00+02:00", 1_763_904_000),
+        ("1763904000", 1_763_904_000),
+        ("now", 1_763_904_000),
+        ("7d", 1_763_904_000 - 7 * 86_400),
+        ("24h", 1_763_904_000 - 86_400),
+        ("90m", 1_763_904_000 - 5_400),
+        ("2w", 1_763_904_000 - 14 * 86_400),
+        (" 30s ", 1_763_904_000 - 30),
+    ],
+)
+def test_accepted_forms(text: str, expected: int) -> None:
+    assert parse_time(text, now=now) == expected
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2025-13-01", "7 days", "-5", "2025/11/23", ""])
+def test_refused_forms_say_what_is_accepted(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a date; use YYYY-MM-DD"):
+        parse_time(text, now=now)
