@@ -8,9 +8,12 @@ not be written; 8 an optional dependency is missing; 130 interrupted (Ctrl-C).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -54,10 +57,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not verbose:
         logging.getLogger("openai_usage_async").setLevel(logging.WARNING)
     try:
-        return asyncio.run(COMMANDS[args.command](args))
-    except KeyboardInterrupt:
+        code = asyncio.run(_run(args))
+    except KeyboardInterrupt:  # before or after the event loop ran
+        code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED:
         print("openai-usage: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return code
+
+
+async def _run(args: argparse.Namespace) -> int:
+    """The command, with Ctrl-C cancelling it (and its requests) into exit code 130."""
+    verbose = bool(getattr(args, "verbose", False))
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    interrupted = False
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        interrupted = True
+        task.cancel()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals on Windows
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        return await COMMANDS[args.command](args)
+    except asyncio.CancelledError:
+        if interrupted:
+            return EXIT_INTERRUPTED
+        raise
     except UsageError as exc:
         return _fail(EXIT_USAGE, str(exc), verbose)
     except NoKeyError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -21,6 +22,10 @@ def served() -> Iterator[Emulator]:
 
 @pytest.fixture
 def emu(served: Emulator) -> Emulator:
+    # Let the previous test's requests drain, so the counters are this test's alone.
+    deadline = time.monotonic() + 10
+    while served.statistics().in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
     served.faults.clear()
     served.latency_ms = 0
     served._api_key = None

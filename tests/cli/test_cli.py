@@ -368,7 +368,7 @@ def test_a_closed_pipe_is_not_an_error(emu: Emulator) -> None:
             "--start",
             "2025-10-01",
             "--end",
-            "2025-10-21",
+            "2025-10-04",
             "--bucket-width",
             "1m",
             "--format",
@@ -389,6 +389,7 @@ def test_a_closed_pipe_is_not_an_error(emu: Emulator) -> None:
 def test_ctrl_c(emu: Emulator, tmp_path: pathlib.Path) -> None:
     emu.latency_ms = 3000
     target = tmp_path / "out.csv"
+    start = str(NOW - 3 * DAY + 17)  # marks this process's requests
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -398,7 +399,9 @@ def test_ctrl_c(emu: Emulator, tmp_path: pathlib.Path) -> None:
             "fetch",
             "costs",
             "--start",
-            "3d",
+            start,
+            "--end",
+            str(NOW),
             "--format",
             "csv",
             "-o",
@@ -410,7 +413,9 @@ def test_ctrl_c(emu: Emulator, tmp_path: pathlib.Path) -> None:
         env=cli_env(OPENAI_ADMIN_KEY=TEST_KEY),
     )
     deadline = time.monotonic() + 30
-    while emu.statistics().requests_total == 0 and time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # until its request is in flight
+        if any(("start_time", start) in r.query for r in emu.requests):
+            break
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
