@@ -27,13 +27,15 @@ def emulator_process(latency_ms: float = 0.0, cache_mb: int = 1024) -> Iterator[
         "--cache-mb",
         str(cache_mb),
     ]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        base_url = proc.stdout.readline().strip()
-        if not base_url.startswith("http://"):
-            raise RuntimeError("the emulator did not start")
-        yield base_url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            base_url = proc.stdout.readline().strip()
+            if not base_url.startswith("http://"):
+                raise RuntimeError("the emulator did not start")
+            yield base_url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)

@@ -34,27 +34,34 @@ def best_of(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
+OURS = "openai_usage_async (msgspec Structs)"
+
+
 def decoders(endpoint: str) -> dict[str, Callable[[bytes], Any]]:
-    out: dict[str, Callable[[bytes], Any]] = {
-        "openai_usage_async (msgspec Structs)": decode_page,
-        "json.loads (dicts)": json.loads,
-    }
+    """The decoders to compare, by name; the bench extra brings orjson and the SDK."""
+    out: dict[str, Callable[[bytes], Any]] = {OURS: decode_page, "json.loads (dicts)": json.loads}
     try:
         import orjson
 
         out["orjson.loads (dicts)"] = orjson.loads
-    except ImportError:  # the bench extra brings it
+    except ImportError:
         pass
     try:
+        import importlib
+
         from openai._models import construct_type
-        from openai.types.admin.organization import usage_completions_response as r
+
+        module = importlib.import_module(
+            f"openai.types.admin.organization.usage_{endpoint}_response"
+        )
+        camel = "".join(part.title() for part in endpoint.split("_"))
+        response_type = getattr(module, f"Usage{camel}Response")
 
         def sdk(body: bytes) -> Any:
             # What the SDK does with a response: parse, then build its models (not strict).
-            return construct_type(type_=r.UsageCompletionsResponse, value=json.loads(body))
+            return construct_type(type_=response_type, value=json.loads(body))
 
-        if endpoint == "completions":
-            out["official SDK models"] = sdk
+        out["official SDK models"] = sdk
     except ImportError:
         pass
     return out

@@ -22,7 +22,8 @@ cancel scope stack corruption"). So the work is split in two objects:
 Ordering and memory. Workers send pages into bounded memory streams. In order
 (``ordered=True``), each window has its own stream of one page, and the consumer reads
 the windows' streams in window order; a window slot is freed only when the consumer has
-read its last page, and at most ``lookahead`` windows hold slots. So one slow window
+read its last page, and at most ``lookahead`` windows (twice the client's bound, so the
+next requests are in flight while the consumer reads) hold slots. So one slow window
 holds back at most ``lookahead`` windows of pages, never the range. As ready
 (``ordered=False``), workers share one stream and slots free as windows finish.
 
@@ -151,12 +152,23 @@ class _Core:
         self, windows: MemoryObjectSendStream[MemoryObjectReceiveStream[_Item]]
     ) -> None:
         assert self._slots is not None
-        async with windows, anyio.create_task_group() as tg:
-            for chain in self._chains:
-                await self._slots.acquire()  # freed by the consumer when it has read the window
-                send, receive = anyio.create_memory_object_stream[_Item](1)
-                await windows.send(receive)
-                tg.start_soon(self._work, chain, send, False)
+        unstarted: set[MemoryObjectSendStream[_Item]] = set()
+        try:
+            async with windows, anyio.create_task_group() as tg:
+                for chain in self._chains:
+                    await self._slots.acquire()  # freed by the consumer when it has read it
+                    send, receive = anyio.create_memory_object_stream[_Item](1)
+                    try:
+                        await windows.send(receive)
+                    except BaseException:
+                        send.close()
+                        receive.close()
+                        raise
+                    unstarted.add(send)
+                    tg.start_soon(self._work_window, chain, send, unstarted)
+        finally:
+            for send in unstarted:  # workers cancelled before they ever ran
+                send.close()
 
     async def _run_as_ready(self, shared: MemoryObjectSendStream[_Item]) -> None:
         assert self._slots is not None
@@ -164,24 +176,36 @@ class _Core:
             async with anyio.create_task_group() as tg:
                 for chain in self._chains:
                     await self._slots.acquire()  # freed by the worker when its window is done
-                    tg.start_soon(self._work, chain, shared.clone(), True)
+                    tg.start_soon(self._work_shared, chain, shared)
             await shared.send(_END)
 
-    async def _work(self, chain: Chain, send: MemoryObjectSendStream[_Item], shared: bool) -> None:
-        assert self._slots is not None
+    async def _work_window(
+        self,
+        chain: Chain,
+        send: MemoryObjectSendStream[_Item],
+        unstarted: set[MemoryObjectSendStream[_Item]],
+    ) -> None:
+        unstarted.discard(send)
         async with send:
-            progress = self._progress
-            while not chain.done:
-                page = await self._fetch(chain.next_request())
-                buckets = chain.feed(page)
-                progress.pages += 1
-                progress.buckets += len(buckets)
-                await send.send(msgspec.structs.replace(page, data=buckets))
-            progress.windows_done += 1
-            if not shared:
-                await send.send(_END)
-        if shared:
-            self._slots.release()
+            await self._follow(chain, send)
+            await send.send(_END)
+
+    async def _work_shared(self, chain: Chain, shared: MemoryObjectSendStream[_Item]) -> None:
+        assert self._slots is not None
+        async with shared.clone() as send:
+            await self._follow(chain, send)
+        self._slots.release()
+
+    async def _follow(self, chain: Chain, send: MemoryObjectSendStream[_Item]) -> None:
+        """Fetch one window's pages, sending each page's new buckets on."""
+        progress = self._progress
+        while not chain.done:
+            page = await self._fetch(chain.next_request())
+            buckets = chain.feed(page)
+            progress.pages += 1
+            progress.buckets += len(buckets)
+            await send.send(msgspec.structs.replace(page, data=buckets))
+        progress.windows_done += 1
 
     # -- the consumer side ----------------------------------------------------------------
 

@@ -1,18 +1,17 @@
 """One concurrency bound for the whole client, which tightens under 429 storms.
 
 Every request of every endpoint and iterator borrows a token from one anyio
-``CapacityLimiter`` for the duration of its HTTP exchange (never while it sleeps before a
-retry). A 429 halves the number of tokens (not below 1), at most once per
-``cooldown_s``, so a burst of 429s from requests already in flight counts once; every
-``total_tokens`` successes in a row then give one token back, up to ``max_concurrency``.
-That is additive-increase, multiplicative-decrease, as TCP does: the client converges on
-what the service accepts instead of every task hammering it.
+``CapacityLimiter`` for the duration of its HTTP exchange (never while it decodes, nor
+while it sleeps before a retry). A 429 halves the number of tokens (not below 1), but
+only if the request was admitted under the current number: 429s from requests that were
+already in flight when the bound last tightened are old news, and a burst of them counts
+once. After ``2 x total_tokens`` successes in a row, one token comes back, up to
+``max_concurrency``. That is additive-increase, multiplicative-decrease, as TCP does: the
+client converges on what the service accepts instead of every task hammering it.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -35,23 +34,18 @@ class LimiterStatistics:
 
 
 class AdaptiveLimiter:
-    """A ``CapacityLimiter`` made lazily (the client may be built outside a loop)."""
+    """A ``CapacityLimiter`` made lazily (the client may be built outside a loop).
 
-    def __init__(
-        self,
-        max_concurrency: int,
-        *,
-        cooldown_s: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    ``async with limiter as generation:`` holds a token; ``generation`` identifies the
+    bound the request was admitted under, for :meth:`on_rate_limited`.
+    """
+
+    def __init__(self, max_concurrency: int) -> None:
         self.max_concurrency = max_concurrency
-        self.cooldown_s = cooldown_s
-        self._clock = clock
         self._limiter: anyio.CapacityLimiter | None = None
-        self._last_decrease = -float("inf")
+        self._generation = 0  # bumped at every decrease
         self._successes = 0
         self._peak = 0
-        self._decreases = 0
         self._increases = 0
 
     @property
@@ -60,10 +54,11 @@ class AdaptiveLimiter:
             self._limiter = anyio.CapacityLimiter(self.max_concurrency)
         return self._limiter
 
-    async def __aenter__(self) -> None:
+    async def __aenter__(self) -> int:
         limiter = self.limiter
         await limiter.acquire()
         self._peak = max(self._peak, limiter.borrowed_tokens)
+        return self._generation
 
     async def __aexit__(
         self,
@@ -74,26 +69,24 @@ class AdaptiveLimiter:
         self.limiter.release()
 
     def on_success(self) -> None:
-        """A request succeeded: after enough of them, give a token back."""
+        """A request succeeded: after enough in a row, give a token back."""
         limiter = self.limiter
         if limiter.total_tokens >= self.max_concurrency:
             return
         self._successes += 1
-        if self._successes >= limiter.total_tokens:
+        if self._successes >= 2 * limiter.total_tokens:
             self._successes = 0
             limiter.total_tokens = min(self.max_concurrency, int(limiter.total_tokens) + 1)
             self._increases += 1
 
-    def on_rate_limited(self) -> None:
-        """The service said 429: halve the tokens, once per cooldown."""
-        limiter = self.limiter
-        now = self._clock()
+    def on_rate_limited(self, generation: int) -> None:
+        """A request admitted under ``generation`` got a 429: halve the tokens, once."""
         self._successes = 0
-        if now - self._last_decrease < self.cooldown_s or limiter.total_tokens <= 1:
+        limiter = self.limiter
+        if generation != self._generation or limiter.total_tokens <= 1:
             return
-        self._last_decrease = now
+        self._generation += 1
         limiter.total_tokens = max(1, int(limiter.total_tokens) // 2)
-        self._decreases += 1
 
     def statistics(self) -> LimiterStatistics:
         """Tokens now, borrowed, waiting, the peak borrowed, and the adjustments made."""
@@ -106,6 +99,6 @@ class AdaptiveLimiter:
             borrowed_tokens=stats.borrowed_tokens,
             tasks_waiting=stats.tasks_waiting,
             peak_borrowed=self._peak,
-            decreases=self._decreases,
+            decreases=self._generation,
             increases=self._increases,
         )

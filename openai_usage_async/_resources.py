@@ -143,7 +143,7 @@ class Endpoint(Generic[R, G]):
             fetch,
             chains,
             ordered=ordered,
-            lookahead=client.max_concurrency,
+            lookahead=2 * client.max_concurrency,
             progress=client._progress,
         )
         return PageIterator(core, client._register)

@@ -125,14 +125,19 @@ class Transport:
         while True:
             status: int | None = None
             headers: Mapping[str, str] = {}
-            async with self.limiter:
+            error: APIError | None = None
+            async with self.limiter as generation:  # held for the exchange only
                 try:
                     status, headers, body = await self._send(url, query, what)
-                    page = decipher(status, headers, body)
                 except APIError as exc:
-                    error: APIError = exc
+                    error = exc
+            if error is None:
+                try:
+                    page = decipher(status or 0, headers, body)
+                except APIError as exc:
+                    error = exc
                     if isinstance(exc, RateLimitError):
-                        self.limiter.on_rate_limited()
+                        self.limiter.on_rate_limited(generation)
                 else:
                     self.limiter.on_success()
                     return page

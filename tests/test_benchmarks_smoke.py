@@ -1,43 +1,60 @@
-"""The benchmark code runs (tiny sizes, loopback only): it must not rot between releases."""
+"""The benchmark code runs end to end at tiny sizes (loopback only): it must not rot."""
 
 from __future__ import annotations
 
-import asyncio
+import pathlib
 
+from benchmarks import __main__ as runner
 from benchmarks import bench_backfill as backfill
 from benchmarks import bench_decode as decode
 from benchmarks._emulator import NOW
 from openai_usage_async.emulator import Emulator
 
-TINY = backfill.Scenario("tiny", "completions", 3, "1h", ("model",))
+TINY = backfill.Scenario("tiny", ("completions",), 3, "1h", ("model",))
+TINY_ALL = backfill.Scenario("tiny, all endpoints", ("costs", "images"), 40, "1d")
 
 
 def test_decoders_agree_on_a_small_page() -> None:
     body = decode.page_body("completions", 3600, 24, ("model",))
     results = {name: fn(body) for name, fn in decode.decoders("completions").items()}
-    ours = results.pop("openai_usage_async (msgspec Structs)")
+    ours = results.pop(decode.OURS)
     plain = results.pop("json.loads (dicts)")
     assert len(ours.data) == len(plain["data"]) == 24
     assert sum(len(b.results) for b in ours.data) == sum(len(b["results"]) for b in plain["data"])
-    sdk = results.get("official SDK models")
-    assert sdk is not None and len(sdk.data) == 24
-    assert decode.best_of(lambda: decode.decode_page(body), 2) > 0
+    sdk = results["official SDK models"]
+    assert len(sdk.data) == 24
+    assert sum(len(b.results) for b in sdk.data) == sum(len(b.results) for b in ours.data)
 
 
 async def test_backfill_clients_count_the_same_items() -> None:
     async with Emulator(now=NOW) as emu:
         assert emu.base_url is not None
-        ours = await backfill.ours(emu.base_url, TINY, 4)
-        plain = await backfill.plain_loop(emu.base_url, TINY)
-        sdk = await backfill.official_sdk(emu.base_url, TINY)
-    assert ours == plain == sdk > 72
-    assert TINY.pages(168) == 1
+        for scenario in (TINY, TINY_ALL):
+            ours = await backfill.ours(emu.base_url, scenario, 4)
+            plain = await backfill.plain_loop(emu.base_url, scenario)
+            sdk = await backfill.official_sdk(emu.base_url, scenario)
+            assert ours == plain == sdk > 0
+    assert TINY.pages() == 1 and TINY_ALL.pages() == 1 + 2  # costs: 180 a page; images: 31
+    assert TINY.floor_s(1, 0.05) == 0.05
 
 
-def test_timed_reports_a_median() -> None:
-    async def work() -> int:
-        await asyncio.sleep(0)
-        return 7
-
-    seconds, count = backfill.timed(work, 3)
-    assert count == 7 and seconds >= 0
+def test_the_whole_report_at_tiny_sizes(tmp_path: pathlib.Path) -> None:
+    results = runner.measure_backfill([5.0], 1, (TINY, TINY_ALL))
+    assert {(r.client, r.concurrency) for r in results} >= {("sdk", 1), ("plain", 1), ("ours", 8)}
+    assert all(r.seconds > 0 for r in results)
+    lines = runner.backfill_lines(results)
+    assert lines[0] == "### Backfill wall time, 5 ms latency"
+    decode_lines, ratios = runner.measure_decode(2)
+    assert ratios["official SDK models"] > 1  # even tiny, ours is faster
+    overhead_lines, relative = runner.measure_overhead(10)
+    assert relative > 0 and "requests/s" in "\n".join(overhead_lines)
+    memory_lines, peaks = runner.measure_memory([1, 2])
+    assert set(peaks) == {(1, "iter"), (1, "list"), (2, "iter"), (2, "list")}
+    assert all(mib > 10 for mib in peaks.values())
+    summary = runner.targets(results, ratios, peaks)
+    assert summary[0] == "## Targets" and any("flat as the range grows" in line for line in summary)
+    runner.chart(results, tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert decode_lines[0] == "### Decode CPU per page" and memory_lines[0].startswith(
+        "### Peak memory"
+    )

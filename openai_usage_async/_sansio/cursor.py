@@ -11,6 +11,7 @@ silent truncation, never an endless loop.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from ..errors import APIResponseValidationError
@@ -54,14 +55,28 @@ class Chain:
         """Take one page; return its buckets that are new, in order."""
         self.pages += 1
         end = self.window.end if self.window is not None else None
-        new = []
-        for bucket in page.data:
-            if bucket.start_time < self._next_start:
-                continue  # already delivered (or before the range): never twice
-            if end is not None and bucket.end_time > end:
-                continue  # outside this window: another window delivers it
-            new.append(bucket)
-            self._next_start = bucket.end_time
+        data = page.data
+        starts = [b.start_time for b in data]
+        ends = [b.end_time for b in data]
+        if not all(map(operator.lt, starts, ends)):
+            raise APIResponseValidationError(f"{self._where()}: a bucket ends before it starts")
+        if (
+            data
+            and starts[0] >= self._next_start
+            and starts[1:] == ends[:-1]
+            and (end is None or ends[-1] <= end)
+        ):
+            new = data  # the usual page: new, contiguous buckets inside the window
+            self._next_start = ends[-1]
+        else:
+            new = []
+            for bucket in data:
+                if bucket.start_time < self._next_start:
+                    continue  # already delivered (or before the range): never twice
+                if end is not None and bucket.end_time > end:
+                    continue  # outside this window: another window delivers it
+                new.append(bucket)
+                self._next_start = bucket.end_time
         if end is not None and self._next_start >= end:
             self.done = True  # every bucket arrived: complete, whatever has_more says
         elif not page.has_more:

@@ -52,11 +52,23 @@ def decode_page(body: bytes) -> UsagePage[Any]:
     """Decode one page; raise ``APIResponseValidationError`` if it is not one."""
     try:
         return _PAGE.decode(body)
-    except msgspec.DecodeError as exc:
-        if not isinstance(exc, msgspec.ValidationError):
-            raise APIResponseValidationError(
-                f"the response is not valid JSON ({exc})", body=_preview(body), invalid_json=True
-            ) from None
+    except msgspec.ValidationError:
+        pass  # valid JSON of another shape: the slow path sorts it out
+    except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
+        # Not JSON at all (truncated, garbled, not UTF-8): msgspec raises UnicodeDecodeError,
+        # not DecodeError, for a string that is not UTF-8.
+        raise APIResponseValidationError(
+            f"the response is not valid JSON ({exc})", body=_preview(body), invalid_json=True
+        ) from None
+    try:
+        return _decode_slowly(body)
+    except (msgspec.DecodeError, UnicodeError, RecursionError) as exc:
+        raise APIResponseValidationError(
+            f"the response is not a usage page: {exc}", body=_preview(body)
+        ) from None
+
+
+def _decode_slowly(body: bytes) -> UsagePage[Any]:
     try:
         raw = _RAW_PAGE.decode(body)
     except msgspec.ValidationError as exc:

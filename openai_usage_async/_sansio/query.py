@@ -127,12 +127,11 @@ def validate(
     if end is not None and end <= start:
         raise ValueError(f"end_time: {end} is not after start_time ({start})")
     width = spec.default_width if bucket_width is None else bucket_width
-    if width not in spec.limits:
+    if not isinstance(width, str) or width not in spec.limits:
         raise ValueError(
             f"bucket_width: {width!r} is not supported by {spec.name} "
             f"(supported: {', '.join(spec.widths)})"
         )
-    assert isinstance(width, str)
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise ValueError(f"limit: expected an int, got {limit!r}")

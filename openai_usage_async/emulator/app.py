@@ -16,6 +16,7 @@ import collections
 import contextvars
 import hashlib
 import random
+import ssl
 import struct
 import time
 import uuid
@@ -275,8 +276,9 @@ class Emulator:
         self._cache_bytes = 0
 
     def statistics(self) -> EmulatorStatistics:
-        """Requests served (total, per endpoint, per status), drops, in-flight and peak."""
-        return self._recorder.snapshot()
+        """Requests served (per endpoint, per status), drops, in flight, peak, connections."""
+        server = self._runner.server if self._runner is not None else None
+        return self._recorder.snapshot(len(server.connections) if server is not None else 0)
 
     @property
     def requests(self) -> Sequence[ReceivedRequest]:
@@ -289,8 +291,13 @@ class Emulator:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Listen on ``host:port`` (0: a free port, bound first) and return the base URL."""
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, ssl_context: ssl.SSLContext | None = None
+    ) -> str:
+        """Listen on ``host:port`` (0: a free port, bound first) and return the base URL.
+
+        With an ``ssl_context`` it serves HTTPS (to test certificate handling).
+        """
         import socket
 
         if self._runner is not None:
@@ -313,7 +320,7 @@ class Emulator:
         )
         try:
             await runner.setup()
-            await web.SockSite(runner, sock).start()
+            await web.SockSite(runner, sock, ssl_context=ssl_context).start()
         except BaseException:
             sock.close()
             await runner.cleanup()
@@ -321,7 +328,8 @@ class Emulator:
         self._runner = runner
         bound = sock.getsockname()[1]
         shown = f"[{host}]" if family == socket.AF_INET6 else host
-        self.base_url = f"http://{shown}:{bound}{API_PREFIX}"
+        scheme = "https" if ssl_context is not None else "http"
+        self.base_url = f"{scheme}://{shown}:{bound}{API_PREFIX}"
         return self.base_url
 
     async def aclose(self) -> None:
@@ -532,6 +540,9 @@ class Emulator:
                 raise QueryError("page", "The page token is invalid")
         bounds = bucket_bounds(start, end, width_s, query.limit)
         next_start = bounds[-1][1]
+        # Settled pages never change; recent ones change with the clock (and with revisions,
+        # which clear the cache), so they are cached for this second only. With a pinned
+        # clock, every page is cacheable.
         settled = next_start <= now - self.org.revision_window_s
         key = (
             spec.name,
@@ -541,8 +552,9 @@ class Emulator:
             self.result_key,
             self.unknown_tag,
             self.costs_quirk,
+            None if settled else now,
         )
-        if settled and (cached := self._cache.get(key)) is not None:
+        if (cached := self._cache.get(key)) is not None:
             self._cache.move_to_end(key)
             return cached
         data = self.org.buckets(spec, bounds, query.group_by, query.filters)
@@ -558,7 +570,7 @@ class Emulator:
             has_more, cursor = True, self._cursor(fingerprint, next_start)
         page = {"object": "page", "data": data, "has_more": has_more, "next_page": cursor}
         body = _ENCODER.encode(page)
-        if settled and len(body) <= self.cache_limit_bytes // 4:
+        if len(body) <= self.cache_limit_bytes // 4:
             self._cache[key] = body
             self._cache_bytes += len(body)
             while self._cache_bytes > self.cache_limit_bytes:

@@ -31,6 +31,7 @@ class EmulatorStatistics:
     cancelled: int
     in_flight: int
     peak_in_flight: int
+    open_connections: int = 0
 
 
 # Request headers worth keeping for tests (never Authorization).
@@ -78,7 +79,7 @@ class Recorder:
         self.by_status.clear()
         self.requests.clear()
 
-    def snapshot(self) -> EmulatorStatistics:
+    def snapshot(self, open_connections: int = 0) -> EmulatorStatistics:
         return EmulatorStatistics(
             requests_total=self.requests_total,
             requests_by_endpoint=dict(self.by_endpoint),
@@ -87,4 +88,5 @@ class Recorder:
             cancelled=self.cancelled,
             in_flight=self.in_flight,
             peak_in_flight=self.peak_in_flight,
+            open_connections=open_connections,
         )

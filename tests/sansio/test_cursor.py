@@ -92,3 +92,19 @@ def test_an_open_chain_runs_until_has_more_is_false() -> None:
     assert not chain.done
     chain.feed(page([2 * DAY], False, None))
     assert chain.done
+
+
+def test_a_bucket_that_ends_before_it_starts_is_refused() -> None:
+    chain = Chain(QUERY, Window(0, 0, 6 * DAY, 6))
+    bad = UsagePage(data=[UsageBucket(start_time=DAY, end_time=DAY, results=[])], has_more=False)
+    with pytest.raises(APIResponseValidationError, match="ends before it starts"):
+        chain.feed(bad)
+
+
+def test_overlapping_buckets_in_one_page_are_kept_once() -> None:
+    chain = Chain(QUERY, Window(0, 0, 3 * DAY, 3))
+    overlapping = [
+        UsageBucket(start_time=s, end_time=s + DAY, results=[]) for s in (0, DAY, DAY, 2 * DAY)
+    ]
+    new = chain.feed(UsagePage(data=overlapping, has_more=False))
+    assert [b.start_time for b in new] == [0, DAY, 2 * DAY]

@@ -83,6 +83,7 @@ def test_aware_datetimes_become_unix_seconds() -> None:
             {"start_time": 0, "bucket_width": "2h"},
             "bucket_width: '2h' is not supported",
         ),
+        (COMPLETIONS, {"start_time": 0, "bucket_width": ["1d"]}, "bucket_width: ['1d'] is not"),
         (
             COSTS,
             {"start_time": 0, "bucket_width": "1h"},
