@@ -276,7 +276,10 @@ class _Core:
     def cancel(self, reason: str) -> None:
         """Ask the supervisor to stop (safe from a finalizer, even on a closed loop)."""
         task = self._task
-        if task is None or task.done():
+        if task is None:
+            return
+        if task.done():  # everything fetched, maybe not all read: release what is left
+            self._close_streams()
             return
         self._close_reason = reason
         with contextlib.suppress(RuntimeError):  # the loop is already closed

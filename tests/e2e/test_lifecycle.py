@@ -73,6 +73,19 @@ async def test_aclose_and_async_with_stop_at_once(
         await iterator.__anext__()
 
 
+async def test_dropping_an_iterator_whose_pages_all_arrived(emulator: Emulator, client) -> None:
+    # As-ready: all seven pages and the end fit in the stream, so the fetching is over.
+    kwargs = {"start_time": NOW - 20 * DAY, "end_time": NOW, "limit": 3, "ordered": False}
+    async for bucket in client.usage.costs.iter(**kwargs):
+        await wait_until(lambda: emulator.statistics().requests_total == 7)
+        await settle()  # every window fetched and waiting to be read
+        assert NOW - 20 * DAY <= bucket.start_time < NOW
+        break
+    gc.collect()  # no unclosed stream is left to warn about (warnings are errors here)
+    await settle()
+    assert emulator.statistics().requests_total == 7
+
+
 async def test_an_iterator_that_is_never_read_sends_nothing(emulator: Emulator, client) -> None:
     iterator = client.usage.costs.iter(**LONG)
     del iterator
