@@ -146,3 +146,31 @@ def timed(run: Callable[[], Coroutine[Any, Any, int]], repeat: int) -> tuple[flo
         count = asyncio.run(run())
         times.append(time.perf_counter() - started)
     return statistics.median(times), count
+
+
+async def bare_concurrent(base_url: str, scenario: Scenario, concurrency: int) -> int:
+    """The transport's own ceiling: aiohttp fetching the same windows concurrently, and
+    reading the bytes without decoding them. No client that decodes can beat it."""
+    semaphore = asyncio.Semaphore(concurrency)
+    width = WIDTH_SECONDS[scenario.bucket_width]
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as http:
+
+        async def one(name: str, start: int, end: int) -> int:
+            params = [
+                ("start_time", str(start)),
+                ("end_time", str(end)),
+                ("bucket_width", scenario.bucket_width),
+                ("limit", str(scenario.limit(name))),
+                *(("group_by[]", g) for g in scenario.group_by),
+            ]
+            async with semaphore, http.get(base_url + ENDPOINTS[name].path, params=params) as r:
+                return len(await r.read())
+
+        sizes = await asyncio.gather(
+            *(
+                one(name, w.start, w.end)
+                for name in scenario.endpoints
+                for w in plan_windows(scenario.start, NOW, width, scenario.limit(name))
+            )
+        )
+    return len(sizes)
