@@ -107,9 +107,9 @@ examples:
   openai-usage fetch costs --start 30d --format csv -o costs.csv
   openai-usage emulator --port 8089         serve the emulator for your own code
 
-Times are UTC; --end is exclusive. Exit codes: 0 ok, 2 bad usage, 3 no API key,
-4 key refused (401/403), 5 API error, 6 network or timeout, 7 cannot write output,
-130 interrupted.
+Times are UTC; --end is exclusive. Exit codes: 0 ok, 1 unexpected error (a bug),
+2 bad usage, 3 no API key, 4 key refused (401/403), 5 API error, 6 network or
+timeout, 7 cannot write output, 8 optional dependency missing, 130 interrupted.
 """
 
 

@@ -37,6 +37,8 @@ def test_help_has_examples(command: list[str]) -> None:
     assert done.returncode == 0
     assert "examples:" in done.stdout and "openai-usage" in done.stdout
     assert "UTC" in done.stdout
+    if not command:
+        assert "8 optional dependency missing" in done.stdout and "130 interrupted" in done.stdout
 
 
 def test_version_and_console_script() -> None:
