@@ -51,3 +51,17 @@ def run_cli(
         timeout=timeout,
         env=cli_env(**extra, **env),
     )
+
+
+def start_cli(
+    *args: str, key: str | None = TEST_KEY, stderr: int = subprocess.PIPE, text: bool = False
+) -> subprocess.Popen:  # type: ignore[type-arg]
+    """The same, started in the background (stdout piped) for tests that interact with it."""
+    extra = {"OPENAI_ADMIN_KEY": key} if key else {}
+    return subprocess.Popen(
+        [sys.executable, "-m", "openai_usage_async", *args],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=text,
+        env=cli_env(**extra),
+    )

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from openai_usage_async.emulator import Emulator, Fault
-from tests.cli.conftest import cli_env, run_cli
+from tests.cli.conftest import cli_env, run_cli, start_cli
 from tests.helpers import DAY, NOW, TEST_KEY
 
 START = "2025-10-01"
@@ -359,26 +359,18 @@ def test_output_that_cannot_be_written(emu: Emulator, tmp_path: pathlib.Path) ->
 
 
 def test_a_closed_pipe_is_not_an_error(emu: Emulator) -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "openai_usage_async",
-            *base(emu),
-            "fetch",
-            "embeddings",
-            "--start",
-            "2025-10-01",
-            "--end",
-            "2025-10-04",
-            "--bucket-width",
-            "1m",
-            "--format",
-            "jsonl",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=cli_env(OPENAI_ADMIN_KEY=TEST_KEY),
+    proc = start_cli(
+        *base(emu),
+        "fetch",
+        "embeddings",
+        "--start",
+        "2025-10-01",
+        "--end",
+        "2025-10-04",
+        "--bucket-width",
+        "1m",
+        "--format",
+        "jsonl",
     )
     assert proc.stdout is not None and proc.stderr is not None
     assert json.loads(proc.stdout.readline())["object"].endswith("embeddings.result")
@@ -392,27 +384,19 @@ def test_ctrl_c(emu: Emulator, tmp_path: pathlib.Path) -> None:
     emu.latency_ms = 3000
     target = tmp_path / "out.csv"
     start = str(NOW - 3 * DAY + 17)  # marks this process's requests
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "openai_usage_async",
-            *base(emu),
-            "fetch",
-            "costs",
-            "--start",
-            start,
-            "--end",
-            str(NOW),
-            "--format",
-            "csv",
-            "-o",
-            str(target),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc = start_cli(
+        *base(emu),
+        "fetch",
+        "costs",
+        "--start",
+        start,
+        "--end",
+        str(NOW),
+        "--format",
+        "csv",
+        "-o",
+        str(target),
         text=True,
-        env=cli_env(OPENAI_ADMIN_KEY=TEST_KEY),
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # until its request is in flight
@@ -435,30 +419,23 @@ def test_progress_bar_on_a_terminal(emu: Emulator, tmp_path: pathlib.Path) -> No
     emu.latency_ms = 150
     master, slave = pty.openpty()
     data = tmp_path / "out.jsonl"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "openai_usage_async",
-            *base(emu),
-            "--concurrency",
-            "2",
-            "fetch",
-            "costs",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2025-11-01",
-            "--limit",
-            "30",
-            "--format",
-            "jsonl",
-            "-o",
-            str(data),
-        ],
-        stdout=subprocess.PIPE,
+    proc = start_cli(
+        *base(emu),
+        "--concurrency",
+        "2",
+        "fetch",
+        "costs",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2025-11-01",
+        "--limit",
+        "30",
+        "--format",
+        "jsonl",
+        "-o",
+        str(data),
         stderr=slave,
-        env=cli_env(OPENAI_ADMIN_KEY=TEST_KEY),
     )
     os.close(slave)
     seen = b""
@@ -524,23 +501,8 @@ def test_demo() -> None:
 
 
 def test_emulator_command() -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "openai_usage_async",
-            "emulator",
-            "--port",
-            "0",
-            "--latency",
-            "5",
-            "--now",
-            str(NOW),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(),
+    proc = start_cli(
+        "emulator", "--port", "0", "--latency", "5", "--now", str(NOW), text=True, key=None
     )
     try:
         assert proc.stdout is not None

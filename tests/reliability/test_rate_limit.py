@@ -32,7 +32,8 @@ async def test_converges_near_the_limit_and_recovers(emulator: Emulator) -> None
         served = emulator.statistics()
         assert got == expected  # finished, every bucket once
         assert limited.limiter.decreases >= 2
-        assert 1 <= limited.limiter.total_tokens <= 2 * K  # settled near K
+        tokens = limited.limiter.total_tokens
+        assert tokens >= 1 and tokens <= 2 * K  # settled near K
         assert served.responses_by_status[429] < served.responses_by_status[200]
         # The limit lifts: the bound grows back.
         emulator.max_concurrent = None
