@@ -183,13 +183,20 @@ def parse_query(spec: EndpointSpec, items: Iterable[tuple[str, str]]) -> Query:
     return Query(start, end, width, limit, tuple(sorted(group_by)), filters, _one(params, "page"))
 
 
-def bucket_bounds(start: int, end: int, width_s: int, limit: int) -> list[tuple[int, int]]:
-    """Up to ``limit`` buckets from ``start``: UTC-aligned, the first and last clipped."""
+def bucket_bounds(
+    start: int, end: int, width_s: int, limit: int, *, clip: bool = True
+) -> list[tuple[int, int]]:
+    """Up to ``limit`` buckets from ``start``: UTC-aligned, the first and last clipped.
+
+    With ``clip=False`` the same buckets are given whole: an edge bucket that the range
+    cuts spans its full aligned interval instead (the ``"unclipped"`` fault).
+    """
     out: list[tuple[int, int]] = []
     lo = start
     while lo < end and len(out) < limit:
-        hi = min((lo // width_s + 1) * width_s, end)
-        out.append((lo, hi))
+        aligned = lo // width_s * width_s
+        hi = min(aligned + width_s, end)
+        out.append((lo, hi) if clip else (aligned, aligned + width_s))
         lo = hi
     return out
 
@@ -443,11 +450,14 @@ class Emulator:
             return refusal
         try:
             query = parse_query(spec, request.query.items())
-            body = self._page_body(spec, query)
+            clip = fault is None or fault.kind != "unclipped"
+            body = self._page_body(spec, query, clip=clip)
         except QueryError as exc:
             return self._error(request, 400, exc.message, param=exc.param)
         if fault is not None:
-            if fault.kind == "truncate":
+            if fault.kind == "early_end":
+                body = _end_early(body, fault.keep)
+            elif fault.kind == "truncate":
                 body = body[: len(body) // 2]
             elif fault.kind == "malformed":
                 body = b'{"object": "page", "data": [{"object": "bucket", "start_time": ]'
@@ -525,7 +535,8 @@ class Emulator:
             raise invalid
         return int(next_start)
 
-    def _page_body(self, spec: EndpointSpec, query: Query) -> bytes:
+    def _page_body(self, spec: EndpointSpec, query: Query, *, clip: bool = True) -> bytes:
+        """The encoded page for ``query`` (cached); ``clip=False``: whole edge buckets."""
         width_s = WIDTH_SECONDS[query.width]
         now = int(self.clock())
         end = query.end
@@ -539,11 +550,14 @@ class Emulator:
                 # Past the range: what the service answers to the costs quirk's cursor.
                 raise QueryError("page", "The page token is invalid")
         bounds = bucket_bounds(start, end, width_s, query.limit)
+        # The cursor follows the clipped range even when the edge buckets are sent whole.
         next_start = bounds[-1][1]
+        if not clip:
+            bounds = bucket_bounds(start, end, width_s, query.limit, clip=False)
         # Settled pages never change; recent ones change with the clock (and with revisions,
         # which clear the cache), so they are cached for this second only. With a pinned
         # clock, every page is cacheable.
-        settled = next_start <= now - self.org.revision_window_s
+        settled = bounds[-1][1] <= now - self.org.revision_window_s
         key = (
             spec.name,
             fingerprint,
@@ -552,6 +566,7 @@ class Emulator:
             self.result_key,
             self.unknown_tag,
             self.costs_quirk,
+            clip,
             None if settled else now,
         )
         if (cached := self._cache.get(key)) is not None:
@@ -577,6 +592,14 @@ class Emulator:
                 _, old = self._cache.popitem(last=False)
                 self._cache_bytes -= len(old)
         return body
+
+
+def _end_early(body: bytes, keep: int) -> bytes:
+    """A copy of the encoded page ``body`` cut to its first ``keep`` buckets, chain ended."""
+    page = msgspec.json.decode(body)
+    page["data"] = page["data"][:keep]
+    page["has_more"], page["next_page"] = False, None
+    return _ENCODER.encode(page)
 
 
 def _unknown_result(start: int) -> dict[str, Any]:

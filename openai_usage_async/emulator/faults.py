@@ -4,7 +4,8 @@ A :class:`Fault` describes one misbehaviour and which requests it hits: the firs
 ``first`` requests it sees, or a seeded ``rate`` of them, or (with neither) every one,
 optionally only on some ``endpoints``. The emulator checks its faults in order and
 applies the first that fires, so a list can stage a scenario ("two 429s, then one
-dropped connection, then 5% of 500s").
+dropped connection, then 5% of 500s"). Most kinds break the exchange; ``early_end`` and
+``unclipped`` answer a well-formed page that is wrong in the way the service can be.
 
 Whole-response quirks that are not per-request (``result`` for ``results``, an unknown
 result tag, the costs cursor quirk, latency) are plain options of ``Emulator``.
@@ -25,6 +26,8 @@ FaultKind = Literal[
     "truncate",  # 200 with the body cut in half (Content-Length matches the cut body)
     "malformed",  # 200 with a body that is not JSON
     "slow",  # wait `delay_ms` more, then answer normally (to trip client timeouts)
+    "early_end",  # the normal page cut to its first `keep` buckets, with has_more false
+    "unclipped",  # whole buckets at unaligned range edges instead of clipped ones
 ]
 
 
@@ -35,8 +38,9 @@ class Fault:
     ``status`` with ``retry_after_s`` / ``retry_after_ms`` / ``should_retry`` set the
     ``retry-after``, ``retry-after-ms`` and ``x-should-retry`` headers of a ``"status"``
     fault. ``first`` and ``rate`` are exclusive; ``endpoints`` names endpoints (as on
-    ``client.usage``) the fault is limited to. ``seen`` and ``fired`` count the requests
-    it was checked against and applied to.
+    ``client.usage``) the fault is limited to. ``keep`` is how many buckets an
+    ``"early_end"`` page keeps. ``seen`` and ``fired`` count the requests it was checked
+    against and applied to.
     """
 
     kind: FaultKind = "status"
@@ -48,6 +52,7 @@ class Fault:
     rate: float | None = None
     endpoints: frozenset[str] | None = None
     delay_ms: float = 0.0
+    keep: int = 0
     seen: int = field(default=0, init=False)
     fired: int = field(default=0, init=False)
 
@@ -58,6 +63,8 @@ class Fault:
             raise ValueError(f"rate: {self.rate!r} is not between 0 and 1")
         if self.kind == "status" and not 400 <= self.status <= 599:
             raise ValueError(f"status: {self.status!r} is not an HTTP error status")
+        if self.keep < 0:
+            raise ValueError(f"keep: {self.keep!r} is negative")
         if self.endpoints is not None:
             self.endpoints = frozenset(self.endpoints)
 

@@ -120,6 +120,100 @@ async def test_bad_bodies(http: aiohttp.ClientSession, kind) -> None:
         assert good.startswith(bad) and len(bad) == len(good) // 2
 
 
+DAY0 = NOW // DAY * DAY  # the start of the day holding NOW
+WEEK = [("start_time", str(DAY0 - 7 * DAY)), ("end_time", str(DAY0))]  # 7 whole days
+EMPTY_PAGE = b'{"object":"page","data":[],"has_more":false,"next_page":null}'
+
+
+async def raw(http: aiohttp.ClientSession, emu: Emulator, params) -> bytes:
+    async with http.get(url(emu, "completions"), params=params) as response:
+        assert response.status == 200
+        return await response.read()
+
+
+async def test_early_end_keep_0_is_the_empty_final_page(http: aiohttp.ClientSession) -> None:
+    async with Emulator(now=NOW, faults=[Fault("early_end")]) as emu:
+        assert await raw(http, emu, WEEK) == EMPTY_PAGE
+        assert await raw(http, emu, QUERY) == EMPTY_PAGE
+
+
+async def test_early_end_keeps_the_first_buckets(http: aiohttp.ClientSession) -> None:
+    fault = Fault("early_end", keep=2, first=2)
+    async with Emulator(now=NOW, faults=[fault]) as emu:
+        _, cut = await get_json(http, emu, "completions", WEEK)
+        _, cut_paged = await get_json(http, emu, "completions", [*WEEK, ("limit", "3")])
+        _, full = await get_json(http, emu, "completions", WEEK)
+        _, full_paged = await get_json(http, emu, "completions", [*WEEK, ("limit", "3")])
+    assert fault.fired == 2
+    assert len(full["data"]) == 7 and full["has_more"] is False
+    assert cut["data"] == full["data"][:2]
+    assert [b["start_time"] for b in cut["data"]] == [DAY0 - 7 * DAY, DAY0 - 6 * DAY]
+    assert cut["has_more"] is False and cut["next_page"] is None
+    # Where the normal page has more to come, the fault still ends the chain.
+    assert full_paged["has_more"] is True and isinstance(full_paged["next_page"], str)
+    assert cut_paged["data"] == full_paged["data"][:2]
+    assert cut_paged["has_more"] is False and cut_paged["next_page"] is None
+
+
+async def test_early_end_does_not_poison_the_page_cache(http: aiohttp.ClientSession) -> None:
+    async with Emulator(now=NOW, faults=[Fault("early_end", first=1)]) as emu:
+        assert await raw(http, emu, WEEK) == EMPTY_PAGE
+        full = await raw(http, emu, WEEK)
+        assert len(json.loads(full)["data"]) == 7
+        # A fault staged once the normal page is cached leaves the cached page intact.
+        emu.faults = [Fault("early_end", keep=1, first=1)]
+        assert len(json.loads(await raw(http, emu, WEEK))["data"]) == 1
+        assert await raw(http, emu, WEEK) == full
+
+
+async def test_unclipped_sends_whole_edge_buckets(http: aiohttp.ClientSession) -> None:
+    # QUERY starts and ends mid-day: clipped, its buckets are a partial, a whole and a
+    # partial day; unclipped, they are the three whole days around them.
+    start, end = NOW - 3 * DAY, NOW - DAY
+    aligned = [("start_time", str(start // DAY * DAY)), ("end_time", str(end // DAY * DAY + DAY))]
+    async with Emulator(now=NOW, faults=[Fault("unclipped", first=1)]) as emu:
+        _, whole = await get_json(http, emu, "completions", QUERY)
+        _, clipped = await get_json(http, emu, "completions", QUERY)
+        _, expected = await get_json(http, emu, "completions", aligned)
+    bounds = [(b["start_time"], b["end_time"]) for b in whole["data"]]
+    assert bounds == [
+        (DAY0 - 3 * DAY, DAY0 - 2 * DAY),
+        (DAY0 - 2 * DAY, DAY0 - DAY),
+        (DAY0 - DAY, DAY0),
+    ]
+    assert whole == expected
+    assert whole["has_more"] is False and whole["next_page"] is None
+    # The next, unfaulted request is clipped as usual, with other values at the edges.
+    assert [(b["start_time"], b["end_time"]) for b in clipped["data"]] == [
+        (start, DAY0 - 2 * DAY),
+        (DAY0 - 2 * DAY, DAY0 - DAY),
+        (DAY0 - DAY, end),
+    ]
+    assert clipped["data"][1] == whole["data"][1]
+    for i in (0, 2):
+        assert clipped["data"][i]["results"] != whole["data"][i]["results"]
+
+
+async def test_unclipped_pages_follow_the_clipped_range(http: aiohttp.ClientSession) -> None:
+    # 1h buckets over 13:20 .. 19:40 (seven of them), three to a page.
+    start, end = NOW - 2 * DAY, NOW - 2 * DAY + 6 * HOUR + 20 * 60
+    query = [("start_time", str(start)), ("end_time", str(end)), ("bucket_width", "1h")]
+    aligned = [
+        ("start_time", str(start // HOUR * HOUR)),
+        ("end_time", str(end // HOUR * HOUR + HOUR)),
+        ("bucket_width", "1h"),
+    ]
+    async with Emulator(now=NOW, faults=[Fault("unclipped")]) as emu:
+        pages = await fetch_all(http, emu, "completions", [*query, ("limit", "3")])
+        emu.faults = []
+        _, expected = await get_json(http, emu, "completions", aligned)
+    assert [len(p["data"]) for p in pages] == [3, 3, 1]
+    assert buckets_of(pages) == expected["data"]
+    assert len(expected["data"]) == 7
+    assert pages[0]["data"][0]["start_time"] == start // HOUR * HOUR < start
+    assert pages[-1]["data"][-1]["end_time"] == end // HOUR * HOUR + HOUR > end
+
+
 async def test_slow_responses_trip_a_client_timeout(http: aiohttp.ClientSession) -> None:
     async with Emulator(now=NOW, faults=[Fault("slow", delay_ms=2000, first=1)]) as emu:
         with pytest.raises(asyncio.TimeoutError):
@@ -247,3 +341,6 @@ def test_fault_arguments_are_checked() -> None:
         Fault(rate=1.5)
     with pytest.raises(ValueError, match=r"^status"):
         Fault(status=200)
+    with pytest.raises(ValueError, match=r"^keep: -1"):
+        Fault("early_end", keep=-1)
+    assert Fault("early_end", keep=0).keep == 0
