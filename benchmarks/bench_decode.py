@@ -39,7 +39,10 @@ OURS = "openai_usage_async (msgspec Structs)"
 
 def decoders(endpoint: str) -> dict[str, Callable[[bytes], Any]]:
     """The decoders to compare, by name; the bench extra brings orjson and the SDK."""
-    out: dict[str, Callable[[bytes], Any]] = {OURS: decode_page, "json.loads (dicts)": json.loads}
+    out: dict[str, Callable[[bytes], Any]] = {
+        OURS: lambda body: decode_page(body, endpoint),
+        "json.loads (dicts)": json.loads,
+    }
     try:
         import orjson
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 import weakref
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
 
-from ._fanout import Progress, _Core
+from ._fanout import PageIterator, Progress
 from ._limiter import AdaptiveLimiter, LimiterStatistics
 from ._resources import Usage
+from ._sansio.proxy import proxy_for
 from ._sansio.responses import ADMIN_KEY_HELP
 from ._sansio.retry import RetryPolicy
-from ._transport import Secret, Transport
+from ._transport import CLOSED_MESSAGE, AiohttpSender, Requester, Secret
 
 __all__ = ["AsyncUsageClient", "ClientStatistics"]
 
@@ -102,18 +103,22 @@ class AsyncUsageClient:
         self.max_retries = max_retries
         self.timeout = client_timeout
         self._limiter = AdaptiveLimiter(max_concurrency)
-        self._transport = Transport(
+        self._sender = AiohttpSender(
+            timeout=client_timeout,
+            session=session,
+            max_connections=max_concurrency,
+            proxy=proxy_for(self.base_url, os.environ),
+        )
+        self._requester = Requester(
+            self._sender,
             base_url=self.base_url,
             api_key=Secret(key),
             organization=organization,
             project=project,
-            timeout=client_timeout,
             retry=RetryPolicy(max_retries=max_retries),
             limiter=self._limiter,
-            session=session,
-            max_connections=max_concurrency,
         )
-        self._iterators: weakref.WeakSet[_Core] = weakref.WeakSet()
+        self._iterators: weakref.WeakSet[PageIterator[Any]] = weakref.WeakSet()
         self._progress = Progress()
         self.usage = Usage(self)
 
@@ -123,20 +128,22 @@ class AsyncUsageClient:
             f"max_concurrency={self.max_concurrency})"
         )
 
-    def _register(self, core: _Core) -> None:
-        self._iterators.add(core)
+    def _register(self, iterator: PageIterator[Any]) -> None:
+        if self.closed:
+            raise RuntimeError(CLOSED_MESSAGE)
+        self._iterators.add(iterator)
 
     @property
     def closed(self) -> bool:
         """Whether :meth:`aclose` has been called."""
-        return self._transport.closed
+        return self._requester.closed
 
     def statistics(self) -> ClientStatistics:
         """Requests sent and the concurrency bound's state (tokens, peak, adjustments)."""
         p = self._progress
         return ClientStatistics(
-            requests_sent=self._transport.requests_sent,
-            retries=self._transport.retries,
+            requests_sent=self._requester.requests_sent,
+            retries=self._requester.retries,
             windows_planned=p.windows_planned,
             windows_done=p.windows_done,
             pages=p.pages,
@@ -147,12 +154,14 @@ class AsyncUsageClient:
     async def aclose(self) -> None:
         """Stop every running iterator, then close the session the client opened.
 
-        Iterators still being read raise ``APIConnectionError`` ("the client was closed")
-        rather than ending early. A caller-owned ``session`` stays open. Idempotent.
+        Iterators made before and read after raise ``RuntimeError`` ("the client is
+        closed") rather than ending early as if the range were complete; so does any
+        later call. A caller-owned ``session`` stays open. Idempotent.
         """
-        for core in list(self._iterators):
-            await core.aclose("the client was closed")
-        await self._transport.aclose()
+        self._requester.closed = True
+        for iterator in list(self._iterators):
+            await iterator._close_for(RuntimeError(CLOSED_MESSAGE))
+        await self._requester.aclose()
 
     async def __aenter__(self) -> AsyncUsageClient:
         return self

@@ -7,67 +7,84 @@ windows at once, without buffering the whole range, and without leaving tasks be
 when the consumer stops early. The naive shape, an async generator that opens a task
 group and yields from inside it, breaks anyio's cancel scopes: after a ``break``
 asyncio finalizes such a generator later, from another task (anyio's docs, "Avoiding
-cancel scope stack corruption"). So the work is split in two objects:
+cancel scope stack corruption"). So the work is split in three pieces:
 
-* ``_Core`` owns one **supervisor** task (started on the first ``__anext__``, so an
-  iterator that is never iterated sends nothing). The supervisor runs a task group with
-  one **worker** per window; each worker follows that window's cursor chain
-  (``_sansio/cursor.py``) through the client's transport, whose limiter bounds requests
-  in flight across the whole client.
-* The public iterator (``PageIterator``/``BucketIterator``) holds the core; the core
-  never refers back to it. ``aclose()`` (or ``async with``) cancels the supervisor and
-  waits for it under a shielded scope; a consumer that just breaks out of its loop drops
-  the iterator, whose finalizer cancels the supervisor.
+* A **feed** pairs a producer (``produce``: pull chains, one worker per window, each
+  following its window's cursor chain through ``follow``) with the consumer's side
+  (``next``). :class:`OrderedFeed` gives each window its own stream of one page and the
+  consumer reads the windows' streams in window order; a window's slot frees only when
+  the consumer has read its last page, and at most ``lookahead`` windows hold slots, so
+  one slow window holds back at most ``lookahead`` windows of pages, never the range.
+  :class:`AsReadyFeed` shares one stream and frees a slot as each window finishes.
+  Chains are pulled lazily, as slots free: planning costs nothing up front.
+* The :class:`Supervisor` owns the one task that runs the producer (started on the first
+  read, so an iterator never read sends nothing) and keeps its outcome.
+* The public iterator (:class:`PageIterator`) owns both; neither refers back to it.
+  ``aclose()`` (or ``async with``) cancels the supervisor and waits for it under a
+  shielded scope; an iterator dropped mid-way is only cancelled by its finalizer, and the
+  supervisor closes the streams itself once its workers have stopped.
 
-Ordering and memory. Workers send pages into bounded memory streams. In order
-(``ordered=True``), each window has its own stream of one page, and the consumer reads
-the windows' streams in window order; a window slot is freed only when the consumer has
-read its last page, and at most ``lookahead`` windows (twice the client's bound, so the
-next requests are in flight while the consumer reads) hold slots. So one slow window
-holds back at most ``lookahead`` windows of pages, never the range. As ready
-(``ordered=False``), workers share one stream and slots free as windows finish.
-
-Errors. A worker's error cancels the task group; the supervisor keeps it and closes the
-streams. Each window's stream ends with an explicit end marker, so a stream that ends
-without one means "failed": the consumer then waits for the supervisor and raises its
-error, and never moves on to later windows as if nothing were missing.
+Errors. Every window's stream ends with a marker: the end, or the window's failure.
+In order, a failed window stops new windows from starting and cancels the later ones,
+while earlier windows finish, so the consumer gets every bucket before the failure, then
+the error. As ready, the first failure cancels everything and is raised next. A stream
+that ends with no marker means the producer stopped (closed, cancelled): the consumer
+then asks the supervisor why, and never moves on as if nothing were missing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import anyio
-import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._sansio.cursor import Chain
-from .errors import APIConnectionError
 from .models import UsageBucket, UsagePage
 
-__all__ = ["BucketIterator", "PageIterator"]
-
-logger = logging.getLogger("openai_usage_async")
+__all__ = [
+    "AsReadyFeed",
+    "BucketIterator",
+    "OrderedFeed",
+    "PageIterator",
+    "Progress",
+    "Supervisor",
+    "first_error",
+    "make_follow",
+]
 
 R = TypeVar("R")
-FetchPage = Callable[[list[tuple[str, str]]], Awaitable[UsagePage[Any]]]
+Page = UsagePage[Any]
+Emit = Callable[[Page], Awaitable[None]]
+#: Fetches one chain's pages, awaiting ``emit`` with the new buckets of each.
+Follow = Callable[[Chain, Emit], Awaitable[None]]
+#: Sends one request (query pairs) and returns the decoded page.
+Fetch = Callable[[list[tuple[str, str]]], Awaitable[Page]]
 
 
-class _EndOfWindow:
+class _End:
     """Marks the normal end of a window's (or the whole run's) stream of pages."""
 
 
-_END: Final = _EndOfWindow()
-_Item = UsagePage[Any] | _EndOfWindow
+_END: Final = _End()
 
 
-class _Closed(Exception):
-    pass
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """Marks a window that failed, with its error."""
+
+    error: Exception
+
+
+_Item = Page | _End | _Failed
+
+
+class Stopped(Exception):
+    """The producer stopped before the consumer's stream was complete: ask the supervisor."""
 
 
 @dataclass
@@ -80,7 +97,7 @@ class Progress:
     buckets: int = 0
 
 
-def _first_error(exc: BaseException) -> BaseException:
+def first_error(exc: BaseException) -> BaseException:
     """The error to show the consumer: the first real leaf of a task group's exception."""
     while isinstance(exc, BaseExceptionGroup):
         leaves = [e for e in exc.exceptions if not isinstance(e, asyncio.CancelledError)]
@@ -88,256 +105,346 @@ def _first_error(exc: BaseException) -> BaseException:
     return exc
 
 
-class _Core:
-    """Runs the fetches in a supervisor task and hands pages to one consumer."""
+def make_follow(fetch: Fetch, clock: Callable[[], float], progress: Progress) -> Follow:
+    """A ``follow`` that fetches through ``fetch``, stamping each request with ``clock()``.
 
-    def __init__(
-        self,
-        fetch: FetchPage,
-        chains: list[Chain],
-        *,
-        ordered: bool,
-        lookahead: int,
-        progress: Progress | None = None,
-    ) -> None:
-        self._fetch = fetch
-        self._progress = progress if progress is not None else Progress()
+    Pages are handed on with ``has_more=False`` and no ``next_page``: their cursors
+    belonged to internal window queries the user never sent.
+    """
+
+    async def follow(chain: Chain, emit: Emit) -> None:
+        while not chain.done:
+            page = await fetch(chain.next_request(clock()))
+            buckets = chain.feed(page)
+            progress.pages += 1
+            if buckets:
+                progress.buckets += len(buckets)
+                await emit(UsagePage(data=buckets, has_more=False, next_page=None))
+        progress.windows_done += 1
+
+    return follow
+
+
+def _drain_close(stream: MemoryObjectReceiveStream[Any] | None) -> None:
+    """Close ``stream`` and every stream still queued in it."""
+    if stream is None:
+        return
+    with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+        while True:
+            item = stream.receive_nowait()
+            if isinstance(item, MemoryObjectReceiveStream):
+                item.close()
+    stream.close()
+
+
+class Feed(Protocol):
+    """The producer and consumer sides of one iterator's pages."""
+
+    def open(self) -> None: ...
+    async def produce(self) -> None: ...
+    async def next(self) -> Page | None: ...
+    def close(self) -> None: ...
+
+
+class OrderedFeed:
+    """Windows fetched concurrently, read in window order."""
+
+    def __init__(self, chains: Iterator[Chain], follow: Follow, lookahead: int) -> None:
         self._chains = chains
-        self._ordered = ordered
+        self._follow = follow
         self._lookahead = max(1, lookahead)
-        self._task: asyncio.Task[None] | None = None
-        self._error: BaseException | None = None
-        self._finished: anyio.Event | None = None
         self._slots: anyio.Semaphore | None = None
+        self._send: MemoryObjectSendStream[MemoryObjectReceiveStream[_Item]] | None = None
         self._windows: MemoryObjectReceiveStream[MemoryObjectReceiveStream[_Item]] | None = None
         self._current: MemoryObjectReceiveStream[_Item] | None = None
-        self._shared: MemoryObjectReceiveStream[_Item] | None = None
-        self._exhausted = False
-        self._close_reason: str | None = None
-        self._pending_error: BaseException | None = None
+        self._scopes: dict[int, anyio.CancelScope] = {}
+        self._failed_at: int | None = None
 
-    # -- the supervisor side ----------------------------------------------------------
-
-    def _start(self) -> None:
-        self._progress.windows_planned += len(self._chains)
-        self._finished = anyio.Event()
+    def open(self) -> None:
         self._slots = anyio.Semaphore(self._lookahead)
-        if self._ordered:
-            send, self._windows = anyio.create_memory_object_stream[
-                MemoryObjectReceiveStream[_Item]
-            ](self._lookahead)
-            runner = self._run_ordered(send)
-        else:
-            shared_send, self._shared = anyio.create_memory_object_stream[_Item](self._lookahead)
-            runner = self._run_as_ready(shared_send)
-        self._task = asyncio.get_running_loop().create_task(self._supervise(runner))
+        self._send, self._windows = anyio.create_memory_object_stream[
+            MemoryObjectReceiveStream[_Item]
+        ](self._lookahead)
 
-    async def _supervise(self, runner: Awaitable[None]) -> None:
-        assert self._finished is not None
-        try:
-            await runner
-        except Exception as exc:
-            self._error = _first_error(exc)
-        except BaseException as exc:  # cancelled (aclose, the finalizer) or interrupted
-            leaf = _first_error(exc)
-            if isinstance(leaf, asyncio.CancelledError):
-                self._error = _Closed(self._close_reason or "the iterator was closed")
-            else:
-                self._error = leaf
-            raise
-        finally:
-            self._finished.set()
-
-    async def _run_ordered(
-        self, windows: MemoryObjectSendStream[MemoryObjectReceiveStream[_Item]]
-    ) -> None:
-        assert self._slots is not None
+    async def produce(self) -> None:
+        assert self._send is not None and self._slots is not None
         unstarted: set[MemoryObjectSendStream[_Item]] = set()
         try:
-            async with windows, anyio.create_task_group() as tg:
-                for chain in self._chains:
+            async with self._send, anyio.create_task_group() as tg:
+                for index, chain in enumerate(self._chains):
                     await self._slots.acquire()  # freed by the consumer when it has read it
+                    if self._failed_at is not None:
+                        break  # an earlier window failed: the consumer stops there
                     send, receive = anyio.create_memory_object_stream[_Item](1)
                     try:
-                        await windows.send(receive)
+                        await self._send.send(receive)
                     except BaseException:
                         send.close()
                         receive.close()
                         raise
                     unstarted.add(send)
-                    tg.start_soon(self._work_window, chain, send, unstarted)
+                    tg.start_soon(self._work, index, chain, send, unstarted)
         finally:
             for send in unstarted:  # workers cancelled before they ever ran
                 send.close()
 
-    async def _run_as_ready(self, shared: MemoryObjectSendStream[_Item]) -> None:
-        assert self._slots is not None
-        async with shared:
-            async with anyio.create_task_group() as tg:
-                for chain in self._chains:
-                    await self._slots.acquire()  # freed by the worker when its window is done
-                    tg.start_soon(self._work_shared, chain, shared)
-            await shared.send(_END)
-
-    async def _work_window(
+    async def _work(
         self,
+        index: int,
         chain: Chain,
         send: MemoryObjectSendStream[_Item],
         unstarted: set[MemoryObjectSendStream[_Item]],
     ) -> None:
         unstarted.discard(send)
         async with send:
-            await self._follow(chain, send)
-            await send.send(_END)
+            item: _Item | None = None
+            with anyio.CancelScope() as scope:
+                self._scopes[index] = scope
+                try:
+                    await self._follow(chain, send.send)
+                    item = _END
+                except Exception as exc:
+                    item = _Failed(exc)
+                    self._fail(index)
+                finally:
+                    del self._scopes[index]
+            if item is not None:  # None: cancelled because an earlier window failed
+                await send.send(item)
 
-    async def _work_shared(self, chain: Chain, shared: MemoryObjectSendStream[_Item]) -> None:
-        assert self._slots is not None
-        async with shared.clone() as send:
-            await self._follow(chain, send)
-        self._slots.release()
+    def _fail(self, index: int) -> None:
+        if self._failed_at is None or index < self._failed_at:
+            self._failed_at = index
+        for later, scope in self._scopes.items():
+            if later > index:
+                scope.cancel()
 
-    async def _follow(self, chain: Chain, send: MemoryObjectSendStream[_Item]) -> None:
-        """Fetch one window's pages, sending each page's new buckets on."""
-        progress = self._progress
-        while not chain.done:
-            page = await self._fetch(chain.next_request())
-            buckets = chain.feed(page)
-            progress.pages += 1
-            progress.buckets += len(buckets)
-            await send.send(msgspec.structs.replace(page, data=buckets))
-        progress.windows_done += 1
-
-    # -- the consumer side ----------------------------------------------------------------
-
-    async def next_page(self) -> UsagePage[Any]:
-        if self._exhausted:
-            error, self._pending_error = self._pending_error, None
-            if error is not None:
-                raise error
-            raise StopAsyncIteration
-        if self._task is None:
-            self._start()
-        try:
-            return await (self._next_ordered() if self._ordered else self._next_as_ready())
-        except BaseException:
-            if self._finished is not None and self._finished.is_set():
-                self._exhausted = True
-                self._close_streams()
-            raise
-
-    async def _next_ordered(self) -> UsagePage[Any]:
+    async def next(self) -> Page | None:
         assert self._windows is not None and self._slots is not None
         while True:
             if self._current is None:
                 try:
                     self._current = await self._windows.receive()
                 except (anyio.EndOfStream, anyio.ClosedResourceError):
-                    await self._raise_failure()
-                    raise StopAsyncIteration from None
+                    raise Stopped from None  # the end, or a stop: the supervisor knows
             try:
                 item = await self._current.receive()
             except (anyio.EndOfStream, anyio.ClosedResourceError):
-                await self._raise_failure(always=True)
-                raise AssertionError("unreachable") from None
-            if isinstance(item, _EndOfWindow):
+                raise Stopped from None
+            if isinstance(item, _End):
                 self._current.close()
                 self._current = None
                 self._slots.release()
                 continue
+            if isinstance(item, _Failed):
+                raise item.error
             return item
 
-    async def _next_as_ready(self) -> UsagePage[Any]:
+    def close(self) -> None:
+        if self._current is not None:
+            self._current.close()
+        _drain_close(self._windows)
+
+
+class AsReadyFeed:
+    """Windows fetched concurrently, pages read as they arrive."""
+
+    def __init__(self, chains: Iterator[Chain], follow: Follow, lookahead: int) -> None:
+        self._chains = chains
+        self._follow = follow
+        self._lookahead = max(1, lookahead)
+        self._slots: anyio.Semaphore | None = None
+        self._send: MemoryObjectSendStream[_Item] | None = None
+        self._shared: MemoryObjectReceiveStream[_Item] | None = None
+
+    def open(self) -> None:
+        self._slots = anyio.Semaphore(self._lookahead)
+        self._send, self._shared = anyio.create_memory_object_stream[_Item](self._lookahead)
+
+    async def produce(self) -> None:
+        assert self._send is not None and self._slots is not None
+        async with self._send:
+            async with anyio.create_task_group() as tg:
+                for chain in self._chains:
+                    await self._slots.acquire()  # freed by the worker when its window is done
+                    tg.start_soon(self._work, chain, self._send.clone())
+            await self._send.send(_END)
+
+    async def _work(self, chain: Chain, send: MemoryObjectSendStream[_Item]) -> None:
+        assert self._slots is not None
+        async with send:
+            await self._follow(chain, send.send)
+        self._slots.release()
+
+    async def next(self) -> Page | None:
         assert self._shared is not None
         try:
             item = await self._shared.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
-            await self._raise_failure(always=True)
-            raise AssertionError("unreachable") from None
-        if isinstance(item, _EndOfWindow):
-            await self._raise_failure()
-            raise StopAsyncIteration
+            raise Stopped from None
+        if isinstance(item, _End):
+            return None
+        assert not isinstance(item, _Failed)  # failures stop the producer instead
         return item
 
-    async def _raise_failure(self, *, always: bool = False) -> None:
-        """Wait for the supervisor; raise its error (or, if ``always``, a closed error)."""
+    def close(self) -> None:
+        _drain_close(self._shared)
+
+
+class Supervisor:
+    """Owns the one task that runs a feed's producer, and remembers how it ended."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+        self._finished: anyio.Event | None = None
+        self.error: BaseException | None = None
+        self.cancelled = False
+
+    @property
+    def started(self) -> bool:
+        return self._task is not None
+
+    @property
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    def start(self, run: Callable[[], Awaitable[None]], cleanup: Callable[[], None]) -> None:
+        """Run ``run()`` in a new task; ``cleanup()`` runs after it if it was cancelled."""
+        self._finished = anyio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._supervise(run, cleanup))
+
+    async def _supervise(
+        self, run: Callable[[], Awaitable[None]], cleanup: Callable[[], None]
+    ) -> None:
+        assert self._finished is not None
+        try:
+            await run()
+        except Exception as exc:
+            self.error = first_error(exc)
+        except BaseException as exc:  # cancelled (aclose, the finalizer) or interrupted
+            leaf = first_error(exc)
+            if isinstance(leaf, asyncio.CancelledError):
+                self.cancelled = True
+                cleanup()  # the consumer may be gone: release its side too
+            else:
+                self.error = leaf
+            raise
+        finally:
+            self._finished.set()
+
+    async def wait(self) -> None:
+        """Wait until the producer has stopped."""
         assert self._finished is not None
         await self._finished.wait()
-        self._exhausted = True
-        error = self._error
-        if isinstance(error, _Closed):
-            raise APIConnectionError(f"iteration stopped: {error}")
-        if error is not None:
-            raise error
-        if always:
-            raise APIConnectionError("iteration stopped before every bucket arrived")
 
-    # -- closing --------------------------------------------------------------------------
-
-    def cancel(self, reason: str) -> None:
-        """Ask the supervisor to stop (safe from a finalizer, even on a closed loop)."""
+    def cancel_soon(self) -> bool:
+        """Ask the task to stop, from anywhere (a finalizer, a closed loop): True if asked."""
         task = self._task
-        if task is None:
-            return
-        if task.done():  # everything fetched, maybe not all read: release what is left
-            self._close_streams()
-            return
-        self._close_reason = reason
+        if task is None or task.done():
+            return False
         with contextlib.suppress(RuntimeError):  # the loop is already closed
             task.get_loop().call_soon_threadsafe(task.cancel)
-            task.get_loop().call_soon_threadsafe(self._close_streams)
+            return True
+        return False
 
-    async def aclose(self, reason: str | None = None) -> None:
-        """Cancel the supervisor and wait until it and its workers have stopped.
-
-        With a ``reason`` (someone else closed it: the client), the consumer's next read
-        raises ``APIConnectionError`` instead of ending as if the range were complete.
-        """
+    async def aclose(self) -> None:
+        """Cancel the task and wait, shielded, until it and its workers have stopped."""
         task = self._task
-        if not self._exhausted and reason is not None and task is not None:
-            self._pending_error = APIConnectionError(f"iteration stopped: {reason}")
-        self._exhausted = True
         if task is None or task.done():
-            self._close_streams()
             return
-        self._close_reason = reason or "the iterator was closed"
         task.cancel()
         with anyio.CancelScope(shield=True):
             await asyncio.wait([task])
-        self._close_streams()
-
-    def _close_streams(self) -> None:
-        if self._windows is not None:  # windows queued for the consumer, never read
-            with contextlib.suppress(
-                anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError
-            ):
-                while True:
-                    self._windows.receive_nowait().close()
-        for stream in (self._current, self._windows, self._shared):
-            if stream is not None:
-                stream.close()
 
 
 class PageIterator(Generic[R]):
     """An async iterator of pages; see ``Endpoint.pages``.
 
     Close it with ``aclose()`` or use it as ``async with`` to stop its requests at once;
-    an iterator you simply stop using is closed by the garbage collector.
+    an iterator you simply stop using is closed by the garbage collector. One task at a
+    time may read it: a second concurrent reader gets ``RuntimeError``, as with an async
+    generator. Pages carry ``has_more=False`` and no ``next_page``: the iterator follows
+    the cursors of its internal window queries itself.
     """
 
-    def __init__(self, core: _Core, register: Callable[[_Core], None] | None = None) -> None:
-        self._core = core
+    def __init__(
+        self,
+        feed: Feed,
+        *,
+        windows: int,
+        progress: Progress | None = None,
+        register: Callable[[PageIterator[Any]], None] | None = None,
+    ) -> None:
+        self._feed = feed
+        self._windows = windows
+        self._progress = progress
+        self._supervisor = Supervisor()
+        self._exhausted = False
+        self._reading = False
+        self._pending: BaseException | None = None
         if register is not None:
-            register(core)
+            register(self)
 
     def __aiter__(self) -> PageIterator[R]:
         return self
 
     async def __anext__(self) -> UsagePage[R]:
-        return await self._core.next_page()
+        if self._reading:
+            raise RuntimeError("another task is already reading this iterator")
+        self._reading = True
+        try:
+            return await self._next()
+        finally:
+            self._reading = False
+
+    async def _next(self) -> UsagePage[R]:
+        if self._exhausted:
+            error, self._pending = self._pending, None
+            if error is not None:
+                raise error
+            raise StopAsyncIteration
+        supervisor = self._supervisor
+        if not supervisor.started:
+            if self._progress is not None:
+                self._progress.windows_planned += self._windows
+            self._feed.open()
+            supervisor.start(self._feed.produce, self._feed.close)
+        try:
+            page = await self._feed.next()
+        except Stopped:
+            await supervisor.wait()
+            self._finish()
+            error = self._pending or supervisor.error
+            self._pending = None
+            if error is not None:
+                raise error from None
+            raise StopAsyncIteration from None
+        except Exception:  # a window failed (in order): stop the rest, then raise
+            await self._shutdown()
+            raise
+        if page is None:
+            await supervisor.wait()
+            self._finish()
+            raise StopAsyncIteration
+        return page
+
+    def _finish(self) -> None:
+        self._exhausted = True
+        self._feed.close()
+
+    async def _shutdown(self) -> None:
+        self._exhausted = True
+        await self._supervisor.aclose()
+        self._feed.close()
 
     async def aclose(self) -> None:
         """Stop fetching and wait until every request of this iterator has ended."""
-        await self._core.aclose()
+        await self._shutdown()
+
+    async def _close_for(self, error: BaseException) -> None:
+        """Someone else (the client) closes this iterator: its next read raises ``error``."""
+        if not self._exhausted:
+            self._pending = error
+        await self._shutdown()
 
     async def __aenter__(self) -> PageIterator[R]:
         return self
@@ -346,7 +453,14 @@ class PageIterator(Generic[R]):
         await self.aclose()
 
     def __del__(self) -> None:
-        self._core.cancel("the iterator was dropped")
+        # Dropped without aclose(): only cancel. The supervisor closes the streams once
+        # its workers have stopped (closing them here would wake the workers with
+        # BrokenResourceError and swallow the cancellation).
+        supervisor = self._supervisor
+        if supervisor.cancel_soon():
+            return
+        if supervisor.done or not supervisor.started:
+            self._feed.close()  # nothing runs: release what is left unread
 
 
 class BucketIterator(Generic[R]):

@@ -14,10 +14,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import TracebackType
+from typing import NamedTuple
 
 import anyio
 
-__all__ = ["AdaptiveLimiter", "LimiterStatistics"]
+__all__ = ["AdaptiveLimiter", "LimiterStatistics", "Ticket"]
+
+
+class Ticket(NamedTuple):
+    """What a request was admitted under: the bound's ``generation``, and how many of the
+    client's requests were ``in_flight`` then, this one included."""
+
+    generation: int
+    in_flight: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +45,8 @@ class LimiterStatistics:
 class AdaptiveLimiter:
     """A ``CapacityLimiter`` made lazily (the client may be built outside a loop).
 
-    ``async with limiter as generation:`` holds a token; ``generation`` identifies the
-    bound the request was admitted under, for :meth:`on_rate_limited`.
+    ``async with limiter as ticket:`` holds a token; the :class:`Ticket` identifies the
+    bound the request was admitted under, for :meth:`on_rate_limited` and the retry policy.
     """
 
     def __init__(self, max_concurrency: int) -> None:
@@ -54,11 +63,12 @@ class AdaptiveLimiter:
             self._limiter = anyio.CapacityLimiter(self.max_concurrency)
         return self._limiter
 
-    async def __aenter__(self) -> int:
+    async def __aenter__(self) -> Ticket:
         limiter = self.limiter
         await limiter.acquire()
-        self._peak = max(self._peak, limiter.borrowed_tokens)
-        return self._generation
+        in_flight = limiter.borrowed_tokens
+        self._peak = max(self._peak, in_flight)
+        return Ticket(self._generation, in_flight)
 
     async def __aexit__(
         self,
@@ -79,11 +89,11 @@ class AdaptiveLimiter:
             limiter.total_tokens = min(self.max_concurrency, int(limiter.total_tokens) + 1)
             self._increases += 1
 
-    def on_rate_limited(self, generation: int) -> None:
-        """A request admitted under ``generation`` got a 429: halve the tokens, once."""
+    def on_rate_limited(self, ticket: Ticket) -> None:
+        """A request admitted with ``ticket`` got a 429: halve the tokens, once per bound."""
         self._successes = 0
         limiter = self.limiter
-        if generation != self._generation or limiter.total_tokens <= 1:
+        if ticket.generation != self._generation or limiter.total_tokens <= 1:
             return
         self._generation += 1
         limiter.total_tokens = max(1, int(limiter.total_tokens) // 2)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import anyio
 
-from ._fanout import BucketIterator, PageIterator, _Core, _first_error
-from ._sansio.cursor import Chain
+from ._fanout import (
+    AsReadyFeed,
+    BucketIterator,
+    OrderedFeed,
+    PageIterator,
+    first_error,
+    make_follow,
+)
+from ._sansio.cursor import plan_chains
+from ._sansio.decode import DECODERS
 from ._sansio.endpoints import (
     ENDPOINTS,
     BucketWidth,
@@ -23,7 +32,7 @@ from ._sansio.endpoints import (
     WebSearchGroupBy,
 )
 from ._sansio.query import Query, TimeArg, validate
-from ._sansio.windows import plan_windows
+from ._sansio.responses import decipher
 from .models import (
     AudioSpeechesResult,
     AudioTranscriptionsResult,
@@ -71,6 +80,10 @@ class Endpoint(Generic[R, G]):
     def __init__(self, client: AsyncUsageClient, spec: EndpointSpec) -> None:
         self._client = client
         self.spec = spec
+        self._decipher = functools.partial(decipher, decode=DECODERS[spec.name].decode)
+
+    async def _fetch(self, pairs: builtins.list[tuple[str, str]]) -> UsagePage[Any]:
+        return await self._client._requester.get(self.spec.path, pairs, self._decipher)
 
     def __repr__(self) -> str:
         return f"<Endpoint {self.spec.name} {self.spec.path}>"
@@ -112,7 +125,7 @@ class Endpoint(Generic[R, G]):
         query = self._query(start_time, end_time, bucket_width, limit, group_by, filters)
         if page is not None and (not isinstance(page, str) or not page):
             raise ValueError(f"page: expected a next_page cursor string, got {page!r}")
-        return await self._client._transport.get_page(self.spec.path, query.pairs(page=page))
+        return await self._fetch(query.pairs(page=page))
 
     def pages(
         self,
@@ -129,24 +142,15 @@ class Endpoint(Generic[R, G]):
         query = self._query(start_time, end_time, bucket_width, limit, group_by, filters)
         if not isinstance(ordered, bool):
             raise ValueError(f"ordered: expected True or False, got {ordered!r}")
-        if query.end_time is None:
-            chains = [Chain(query)]
-        else:
-            windows = plan_windows(query.start_time, query.end_time, query.width_s, query.page_size)
-            chains = [Chain(query, w) for w in windows]
         client = self._client
-
-        async def fetch(pairs: list[tuple[str, str]]) -> UsagePage[Any]:
-            return await client._transport.get_page(self.spec.path, pairs)
-
-        core = _Core(
-            fetch,
-            chains,
-            ordered=ordered,
-            lookahead=2 * client.max_concurrency,
-            progress=client._progress,
+        clock = client._requester.clock
+        chains, windows = plan_chains(query, clock())
+        feed_type = OrderedFeed if ordered else AsReadyFeed
+        follow = make_follow(self._fetch, clock, client._progress)
+        feed = feed_type(chains, follow, lookahead=2 * client.max_concurrency)
+        return PageIterator(
+            feed, windows=windows, progress=client._progress, register=client._register
         )
-        return PageIterator(core, client._register)
 
     def iter(
         self,
@@ -292,5 +296,5 @@ class Usage:
                 for name, (endpoint, arguments) in plans.items():
                     tg.start_soon(fetch, name, endpoint, arguments)
         except BaseExceptionGroup as group:
-            raise _first_error(group) from group  # the APIError, not a group of one
+            raise first_error(group) from group  # the APIError, not a group of one
         return {name: results[name] for name in plans}

@@ -1,33 +1,47 @@
-"""The only aiohttp client code: one pooled session, headers, timeouts, the retry loop."""
+"""Sending requests: a :class:`Sender` seam, the aiohttp sender, and the :class:`Requester`.
+
+Two layers, as httpx's transports and gidgethub's ``_request`` hook split them:
+
+* A **sender** sends one GET and returns ``(status, headers, body)``, or raises
+  ``APIConnectionError``/``APITimeoutError``. It knows nothing of retries, limits or
+  pages. :class:`AiohttpSender` is the only aiohttp client code in the package; tests
+  plug in a fake sender instead of patching aiohttp.
+* The **requester** owns everything around it: the headers and the key, the client's
+  concurrency bound (held for the exchange only, fed back 429s and successes), decoding
+  through the caller's ``decipher`` function, and the retry loop, whose every decision
+  is :meth:`RetryPolicy.decide <._sansio.retry.RetryPolicy.decide>`.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Any
+import urllib.parse
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import aiohttp
 import anyio
 
 from ._limiter import AdaptiveLimiter
-from ._sansio.responses import decipher
 from ._sansio.retry import RetryPolicy
 from ._version import __version__
 from .errors import APIConnectionError, APIError, APIStatusError, APITimeoutError, RateLimitError
-from .models import UsagePage
 
-__all__ = ["Secret", "Transport"]
+__all__ = ["AiohttpSender", "RawResponse", "Requester", "Secret", "Sender"]
 
 logger = logging.getLogger("openai_usage_async")
+
+T = TypeVar("T")
 
 USER_AGENT = (
     f"openai_usage_async/{__version__} aiohttp/{aiohttp.__version__} "
     f"Python/{sys.version_info.major}.{sys.version_info.minor}"
 )
+
+CLOSED_MESSAGE = "the client is closed; make a new AsyncUsageClient (or use `async with`)"
 
 
 class Secret:
@@ -50,60 +64,71 @@ class Secret:
         raise TypeError("the API key holder cannot be pickled")
 
 
-@contextlib.contextmanager
-def _mapped_errors(what: str, timeout_s: float | None) -> Iterator[None]:
+class RawResponse(NamedTuple):
+    """What came back: the status, lower-cased headers, and the body's bytes."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Sender(Protocol):
+    """Sends one GET; raises ``APIConnectionError`` (or ``APITimeoutError``) on failure."""
+
+    async def send(
+        self, url: str, query: Sequence[tuple[str, str]], headers: Mapping[str, str]
+    ) -> RawResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _mapped(exc: BaseException, what: str, timeout_s: float | None) -> APIError | None:
+    """The ``APIError`` for an exception from aiohttp, with its cause set; None: not ours."""
     # aiohttp's ServerTimeoutError is both a ClientError and a TimeoutError: check first.
-    try:
-        yield
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+    # Exceptions that carry `request_info` (ClientResponseError and its kin) hold the
+    # request's headers, the key among them: those are never chained.
+    error: APIError
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         limit = f" after {timeout_s:g}s" if timeout_s else ""
-        raise APITimeoutError(f"{what} timed out{limit}") from exc
-    except aiohttp.ClientError as exc:
-        raise APIConnectionError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
-    except OSError as exc:
-        raise APIConnectionError(f"{what} failed: {exc}") from exc
+        error = APITimeoutError(f"{what} timed out{limit}")
+    elif isinstance(exc, aiohttp.ClientError):
+        error = APIConnectionError(f"{what} failed: {type(exc).__name__}: {_safe_text(exc)}")
+    elif isinstance(exc, OSError):
+        error = APIConnectionError(f"{what} failed: {exc}")
+    else:
+        return None
+    error.__cause__ = None if hasattr(exc, "request_info") else exc
+    return error
 
 
-class Transport:
-    """Sends GETs with retries under the client's limiter; returns decoded pages."""
+def _safe_text(exc: aiohttp.ClientError) -> str:
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"HTTP {exc.status} {exc.message}"
+    return str(exc)
+
+
+class AiohttpSender:
+    """Sends over one pooled ``aiohttp.ClientSession`` (made lazily), or the caller's.
+
+    Every request states what the client relies on (no redirects, no ``raise_for_status``,
+    decompressed bodies, the proxy), so a caller's session defaults change nothing.
+    """
 
     def __init__(
         self,
         *,
-        base_url: str,
-        api_key: Secret,
-        organization: str | None,
-        project: str | None,
         timeout: aiohttp.ClientTimeout,
-        retry: RetryPolicy,
-        limiter: AdaptiveLimiter,
         session: aiohttp.ClientSession | None,
         max_connections: int,
-        rng: random.Random | None = None,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        proxy: str | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._key = api_key
-        self._headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        if organization:
-            self._headers["OpenAI-Organization"] = organization
-        if project:
-            self._headers["OpenAI-Project"] = project
         self.timeout = timeout
-        self.retry = retry
-        self.limiter = limiter
+        self.proxy = proxy
         self._session = session
         self._owns_session = session is None
         self._max_connections = max_connections
-        self._rng = rng or random.Random()
-        self._sleep = sleep  # tests inject a recorder instead of waiting
-        self.closed = False
-        self.requests_sent = 0
-        self.retries = 0
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self.closed:
-            raise RuntimeError("the client is closed")
+    def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, limit_per_host=self._max_connections
@@ -111,76 +136,151 @@ class Transport:
             self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
         return self._session
 
+    async def send(
+        self, url: str, query: Sequence[tuple[str, str]], headers: Mapping[str, str]
+    ) -> RawResponse:
+        session = self.session()
+        try:
+            async with session.get(
+                url,
+                params=list(query),
+                headers=dict(headers),
+                timeout=self.timeout,
+                allow_redirects=False,
+                raise_for_status=False,
+                auto_decompress=True,
+                proxy=self.proxy,
+            ) as response:
+                body = await response.read()
+                lowered = {k.lower(): v for k, v in response.headers.items()}
+                return RawResponse(response.status, lowered, body)
+        except Exception as exc:
+            error = _mapped(exc, f"GET {urllib.parse.urlsplit(url).path}", self.timeout.total)
+            if error is None:
+                raise
+        raise error  # outside the except block: no implicit __context__
+
     async def aclose(self) -> None:
-        self.closed = True
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
 
-    async def get_page(self, path: str, query: list[tuple[str, str]]) -> UsagePage[Any]:
-        """GET one page, retrying as the policy says; raise the last error when it gives up."""
+
+class Requester:
+    """Sends GETs through a :class:`Sender` with retries under the client's limiter."""
+
+    def __init__(
+        self,
+        sender: Sender,
+        *,
+        base_url: str,
+        api_key: Secret,
+        organization: str | None,
+        project: str | None,
+        retry: RetryPolicy,
+        limiter: AdaptiveLimiter,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sender = sender
+        self.base_url = base_url.rstrip("/")
+        self._key = api_key
+        self._headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if organization:
+            self._headers["OpenAI-Organization"] = organization
+        if project:
+            self._headers["OpenAI-Project"] = project
+        self.retry = retry
+        self.limiter = limiter
+        self._rng = rng or random.Random()
+        self._sleep = sleep  # tests inject a recorder instead of waiting
+        self.clock = clock
+        self.closed = False
+        self.requests_sent = 0
+        self.retries = 0
+
+    async def aclose(self) -> None:
+        self.closed = True
+        await self.sender.aclose()
+
+    async def get(
+        self,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        decipher: Callable[[int, Mapping[str, str], bytes], T],
+    ) -> T:
+        """GET ``path``, retrying as the policy says; ``decipher`` turns a response into a value.
+
+        ``decipher`` raises the ``APIError`` of a response that is not a value; the last
+        error is raised when the policy gives up. Using a closed client raises
+        ``RuntimeError``.
+        """
         url = self.base_url + path
         what = f"GET {path}"
-        retries = 0
+        retries = throttled = 0
         while True:
+            if self.closed:
+                raise RuntimeError(CLOSED_MESSAGE)
             status: int | None = None
             headers: Mapping[str, str] = {}
-            error: APIError | None = None
-            async with self.limiter as generation:  # held for the exchange only
+            async with self.limiter as ticket:  # held for the exchange only
+                headers_out = {**self._headers, "Authorization": f"Bearer {self._key.reveal()}"}
+                self.requests_sent += 1
+                started = time.perf_counter()
                 try:
-                    status, headers, body = await self._send(url, query, what)
+                    response = await self.sender.send(url, query, headers_out)
                 except APIError as exc:
-                    error = exc
-            if error is None:
+                    error: APIError = exc
+                else:
+                    status, headers = response.status, response.headers
+                    logger.debug(
+                        "%s -> %d (%d bytes, %.0f ms, request id %s)",
+                        what,
+                        status,
+                        len(response.body),
+                        (time.perf_counter() - started) * 1000,
+                        headers.get("x-request-id"),
+                    )
+            if status is not None:
                 try:
-                    page = decipher(status or 0, headers, body)
+                    value = decipher(status, headers, response.body)
                 except APIError as exc:
                     error = exc
                     if isinstance(exc, RateLimitError):
-                        self.limiter.on_rate_limited(generation)
+                        self.limiter.on_rate_limited(ticket)
                 else:
                     self.limiter.on_success()
-                    return page
-            delay_s = self.retry.decide(
-                retries, status, headers, error, random=self._rng.random, now_s=time.time()
+                    return value
+            decision = self.retry.decide(
+                retries,
+                status,
+                headers,
+                error,
+                random=self._rng.random,
+                now_s=self.clock(),
+                in_flight=ticket.in_flight,
+                throttle_retries_done=throttled,
             )
-            if delay_s is None:
+            if decision is None:
+                if retries or throttled:
+                    error.retries = retries + throttled
                 raise error
-            retries += 1
+            if decision.counted:
+                retries += 1
+            else:
+                throttled += 1
             self.retries += 1
             logger.info(
-                "%s: %s; retry %d of %d in %.2fs",
+                "%s: %s; retry %d of %d%s in %.2fs",
                 what,
                 _describe(error),
                 retries,
                 self.retry.max_retries,
-                delay_s,
+                "" if decision.counted else " (429 under our own load: not counted)",
+                decision.delay_s,
             )
-            await self._sleep(delay_s)
-
-    async def _send(
-        self, url: str, query: list[tuple[str, str]], what: str
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        session = self._get_session()
-        headers = {**self._headers, "Authorization": f"Bearer {self._key.reveal()}"}
-        self.requests_sent += 1
-        started = time.perf_counter()
-        with _mapped_errors(what, self.timeout.total):
-            async with session.get(
-                url, params=query, headers=headers, timeout=self.timeout, allow_redirects=False
-            ) as response:
-                body = await response.read()
-                status = response.status
-                lowered = {k.lower(): v for k, v in response.headers.items()}
-        logger.debug(
-            "%s -> %d (%d bytes, %.0f ms, request id %s)",
-            what,
-            status,
-            len(body),
-            (time.perf_counter() - started) * 1000,
-            lowered.get("x-request-id"),
-        )
-        return status, lowered, body
+            await self._sleep(decision.delay_s)
 
 
 def _describe(error: APIError) -> str:

@@ -48,6 +48,8 @@ class APIError(Exception):
 
     message: str
     body: object | None
+    #: How many times the request was retried before this error was raised.
+    retries: int = 0
 
     def __init__(self, message: str, *, body: object | None = None) -> None:
         super().__init__(message)

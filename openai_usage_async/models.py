@@ -17,7 +17,7 @@ frames, :func:`to_rows` flattens buckets into one plain dict per result.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, Final, Generic, TypeAlias, TypeVar, Union
+from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 
@@ -33,7 +33,6 @@ __all__ = [
     "EmbeddingsResult",
     "FileSearchesResult",
     "ImagesResult",
-    "KnownResult",
     "ModerationsResult",
     "UnknownResult",
     "UsageBucket",
@@ -194,10 +193,13 @@ class WebSearchesResult(
 
 
 class CostAmount(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """A monetary value: ``value`` in ``currency`` (lowercase ISO 4217, e.g. ``"usd"``)."""
+    """A monetary value: ``value`` in ``currency`` (lowercase ISO 4217, e.g. ``"usd"``).
 
-    value: float
-    currency: str
+    Both are optional upstream (the official SDK types them so), so either may be None.
+    """
+
+    value: float | None = None
+    currency: str | None = None
 
 
 class CostsResult(_Result, frozen=True, kw_only=True, tag="organization.costs.result"):
@@ -230,25 +232,17 @@ class UnknownResult(msgspec.Struct, frozen=True, kw_only=True):
             raise AttributeError(f"{self.object} result has no field {name!r}") from None
 
 
-KnownResult: TypeAlias = Union[  # noqa: UP007  (a runtime union msgspec can decode)
-    CompletionsResult,
-    EmbeddingsResult,
-    ModerationsResult,
-    ImagesResult,
-    AudioSpeechesResult,
-    AudioTranscriptionsResult,
-    VectorStoresResult,
-    CodeInterpreterSessionsResult,
-    CostsResult,
-    FileSearchesResult,
-    WebSearchesResult,
-    DecisionsResult,
-]
+def _result_types(base: type[_Result]) -> Iterator[type[_Result]]:
+    for cls in base.__subclasses__():
+        if isinstance(cls.__struct_config__.tag, str):
+            yield cls
+        yield from _result_types(cls)
 
-#: ``object`` tag -> result type, for every tag this version knows.
+
+#: ``object`` tag -> result type, for every tag this version knows: every tagged subclass
+#: of the result base, so a new endpoint's result type needs no other edit.
 KNOWN_RESULT_TYPES: Final[dict[str, type[Any]]] = {
-    str(t.__struct_config__.tag): t
-    for t in KnownResult.__args__  # type: ignore[attr-defined]
+    str(t.__struct_config__.tag): t for t in _result_types(_Result)
 }
 
 
@@ -289,16 +283,24 @@ def to_rows(buckets: Iterable[UsageBucket[Any]]) -> Iterator[dict[str, Any]]:
     Each row starts with the bucket's ``start_time`` and ``end_time``, then the result's
     ``object`` tag and fields; a cost's ``amount`` becomes ``amount_value`` and
     ``amount_currency``. Buckets with no results yield no rows.
+
+    The bucket's columns win: a field of an unknown result named ``start_time``,
+    ``end_time`` or ``object`` is kept as ``result_start_time``, ``result_end_time`` or
+    ``result_object`` instead of overwriting them.
     """
     for bucket in buckets:
         for result in bucket.results:
             row: dict[str, Any] = {"start_time": bucket.start_time, "end_time": bucket.end_time}
+            row["object"] = result.object
             if isinstance(result, UnknownResult):
-                row["object"] = result.object
-                row.update((k, v) for k, v in result.fields.items() if k != "object")
+                for name, value in result.fields.items():
+                    if name in _BUCKET_COLUMNS:
+                        if name == "object" and value == result.object:
+                            continue  # the tag itself, already the `object` column
+                        name = f"result_{name}"
+                    row[name] = value
                 yield row
                 continue
-            row["object"] = result.object
             for name in result.__struct_fields__:
                 value = getattr(result, name)
                 if isinstance(value, CostAmount):
@@ -309,3 +311,6 @@ def to_rows(buckets: Iterable[UsageBucket[Any]]) -> Iterator[dict[str, Any]]:
                 else:
                     row[name] = value
             yield row
+
+
+_BUCKET_COLUMNS: Final = frozenset({"start_time", "end_time", "object"})

@@ -13,6 +13,17 @@ from tests.helpers import NOW, TEST_KEY
 pytest_plugins = ["openai_usage_async.emulator.pytest_plugin", "pytester"]
 
 
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests talk to 127.0.0.1 directly unless a test sets a proxy itself."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
 @pytest.fixture
 async def emulator() -> AsyncIterator[Emulator]:
     async with Emulator(now=NOW) as emu:

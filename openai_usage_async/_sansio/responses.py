@@ -1,9 +1,9 @@
-"""``(status, headers, body)`` to a page, or to the right ``APIStatusError``."""
+"""``(status, headers, body)`` to a value, or to the right ``APIStatusError``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
 
 import msgspec
 
@@ -19,8 +19,6 @@ from ..errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from ..models import UsagePage
-from .decode import decode_page
 
 __all__ = ["ADMIN_KEY_HELP", "decipher", "status_error"]
 
@@ -41,16 +39,20 @@ _BY_STATUS: Final[Mapping[int, type[APIStatusError]]] = {
 }
 _ANY: Final = msgspec.json.Decoder()
 
+T = TypeVar("T")
 
-def decipher(status: int, headers: Mapping[str, str], body: bytes) -> UsagePage[Any]:
-    """The page in a 2xx response; raise the error class of anything else.
 
-    ``headers`` keys are lower-case.
+def decipher(
+    status: int, headers: Mapping[str, str], body: bytes, decode: Callable[[bytes], T]
+) -> T:
+    """``decode(body)`` of a 2xx response; raise the error class of anything else.
+
+    ``headers`` keys are lower-case; ``decode`` raises ``APIResponseValidationError``.
     """
     request_id = headers.get("x-request-id")
     if 200 <= status < 300:
         try:
-            return decode_page(body)
+            return decode(body)
         except APIResponseValidationError as exc:
             exc.status_code = status
             exc.request_id = request_id

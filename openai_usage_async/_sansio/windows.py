@@ -20,13 +20,19 @@ that property with hypothesis.
 A window asks for ``limit = size``, so with a well-behaved service each window is one
 request; the cursor logic (``cursor.py``) follows ``next_page`` inside a window when the
 service pages anyway.
+
+Planning is lazy: :class:`WindowPlan` computes window ``i`` from ``i`` alone, so a year of
+minute buckets one per window (525,600 windows) costs nothing until the fetcher pulls
+each window as a slot frees, and memory does not grow with the range.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
-__all__ = ["Window", "bucket_count", "plan_windows"]
+__all__ = ["Window", "WindowPlan", "bucket_count", "plan_windows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +53,48 @@ def bucket_count(start: int, end: int, width_s: int) -> int:
     return 1 + -(-(end - first_edge) // width_s)
 
 
-def plan_windows(start: int, end: int, width_s: int, size: int) -> list[Window]:
+class WindowPlan(Sequence[Window]):
+    """The windows of ``[start, end)``, in order, each computed when asked for."""
+
+    __slots__ = ("_first_edge", "_total", "end", "size", "start", "width_s")
+
+    def __init__(self, start: int, end: int, width_s: int, size: int) -> None:
+        if end <= start:
+            raise ValueError(f"end: {end} is not after start ({start})")
+        if size < 1:
+            raise ValueError(f"size: {size} is below 1")
+        self.start, self.end, self.width_s, self.size = start, end, width_s, size
+        self._total = bucket_count(start, end, width_s)
+        self._first_edge = (start // width_s + 1) * width_s
+
+    def __len__(self) -> int:
+        return -(-self._total // self.size)
+
+    @overload
+    def __getitem__(self, index: int) -> Window: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Window]: ...
+    def __getitem__(self, index: int | slice) -> Window | Sequence[Window]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"window {index} of {n}")
+        first = index * self.size
+        last = min(first + self.size, self._total)  # bucket indexes [first, last)
+        lo = self.start if first == 0 else self._first_edge + (first - 1) * self.width_s
+        hi = min(self.end, self._first_edge + (last - 1) * self.width_s)
+        return Window(index, lo, hi, last - first)
+
+    def __iter__(self) -> Iterator[Window]:
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        return f"WindowPlan([{self.start}, {self.end}), width {self.width_s}s, {len(self)} windows)"
+
+
+def plan_windows(start: int, end: int, width_s: int, size: int) -> WindowPlan:
     """Windows of at most ``size`` buckets covering ``[start, end)`` exactly once, in order."""
-    if end <= start:
-        raise ValueError(f"end: {end} is not after start ({start})")
-    if size < 1:
-        raise ValueError(f"size: {size} is below 1")
-    total = bucket_count(start, end, width_s)
-    first_edge = (start // width_s + 1) * width_s
-    windows = []
-    for index, first in enumerate(range(0, total, size)):
-        last = min(first + size, total)  # bucket indexes [first, last)
-        lo = start if first == 0 else first_edge + (first - 1) * width_s
-        hi = min(end, first_edge + (last - 1) * width_s)
-        windows.append(Window(index, lo, hi, last - first))
-    return windows
+    return WindowPlan(start, end, width_s, size)

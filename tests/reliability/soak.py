@@ -101,7 +101,7 @@ async def soak(emulator: Emulator, *, seconds: float, max_rounds: int) -> SoakRe
     async with AsyncUsageClient(
         TEST_KEY, base_url=emulator.base_url, max_concurrency=BOUND, max_retries=10
     ) as client:
-        client._transport.retry = RetryPolicy(
+        client._requester.retry = RetryPolicy(
             max_retries=10, initial_delay_s=0.001, max_delay_s=0.02
         )
 

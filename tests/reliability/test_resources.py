@@ -33,7 +33,7 @@ async def test_the_connection_pool_is_bounded(emulator: Emulator) -> None:
                 limit=7,
             )
             tg.cancel_scope.cancel()
-        connector = client._transport._get_session().connector
+        connector = client._sender.session().connector
         assert connector is not None and connector.limit == 3
     assert all(len(buckets) == 201 for buckets in data.values())
     assert emulator.statistics().requests_total == 5 * 29

@@ -32,7 +32,7 @@ async def test_the_key_appears_nowhere(
     async with AsyncUsageClient(SECRET, base_url=emulator.base_url, max_retries=3) as client:
         fast_retries(client)
         seen += [repr(client), str(client), repr(client.usage), repr(client.usage.costs)]
-        seen += [repr(client._transport._key), str(client._transport._key)]
+        seen += [repr(client._requester._key), str(client._requester._key)]
         await client.usage.costs.list(start_time=NOW - 5 * DAY, end_time=NOW)
         emulator._api_key = "sk-admin-another"
         with pytest.raises(errors.AuthenticationError) as refused:

@@ -34,7 +34,7 @@ def sample(name: str) -> bytes:
 
 
 def test_upstream_example_page() -> None:
-    page = decode_page(sample("audio_speeches.json"))
+    page = decode_page(sample("audio_speeches.json"), "audio_speeches")
     assert page.has_more is True and page.next_page == "page_AAAAAGdGxdEiJdKOAAAAAGcqsYA="
     [first, empty] = page.data
     assert (first.start_time, first.end_time, empty.results) == (1730419200, 1730505600, [])
@@ -51,7 +51,7 @@ def test_upstream_example_page() -> None:
 
 
 def test_unknown_fields_on_known_types_are_tolerated() -> None:
-    [bucket] = decode_page(sample("costs.json")).data
+    [bucket] = decode_page(sample("costs.json"), "costs").data
     [r] = bucket.results
     assert isinstance(r, CostsResult)
     assert r.amount == CostAmount(value=0.06, currency="usd")
@@ -59,7 +59,7 @@ def test_unknown_fields_on_known_types_are_tolerated() -> None:
 
 
 def test_the_openapi_spelling_result_is_accepted() -> None:
-    page = decode_page(sample("result_spelling.json"))
+    page = decode_page(sample("result_spelling.json"), "completions")
     [r] = page.data[0].results
     assert isinstance(r, CompletionsResult)
     assert (r.input_tokens, r.input_cached_tokens, r.batch) == (5000, 4000, False)
@@ -67,7 +67,7 @@ def test_the_openapi_spelling_result_is_accepted() -> None:
 
 
 def test_unknown_tags_keep_every_field() -> None:
-    [bucket] = decode_page(sample("unknown_tag.json")).data
+    [bucket] = decode_page(sample("unknown_tag.json"), "vector_stores").data
     known, unknown = bucket.results
     assert known == VectorStoresResult(usage_bytes=1024, project_id="proj_abc")
     assert isinstance(unknown, UnknownResult)
@@ -97,7 +97,7 @@ def test_every_endpoint_round_trips(name: str) -> None:
     body = msgspec.json.encode(
         {"object": "page", "data": data, "has_more": False, "next_page": None}
     )
-    page = decode_page(body)
+    page = decode_page(body, name)
     results = [r for b in page.data for r in b.results]
     assert results and all(type(r) is KNOWN_RESULT_TYPES[spec.result_object] for r in results)
     raw = [r for b in data for r in b["results"]]
@@ -106,7 +106,7 @@ def test_every_endpoint_round_trips(name: str) -> None:
 
 
 def test_rows_flatten_costs() -> None:
-    [bucket] = decode_page(sample("costs.json")).data
+    [bucket] = decode_page(sample("costs.json"), "costs").data
     [row] = bucket.rows()
     assert list(row)[:6] == [
         "start_time",
@@ -146,7 +146,7 @@ def test_rows_flatten_costs() -> None:
 )
 def test_bad_bodies(body: bytes, invalid_json: bool, match: str) -> None:
     with pytest.raises(APIResponseValidationError, match=match) as info:
-        decode_page(body)
+        decode_page(body, "costs")
     assert info.value.invalid_json is invalid_json
 
 
@@ -154,7 +154,7 @@ def test_bad_bodies(body: bytes, invalid_json: bool, match: str) -> None:
 @given(st.binary(max_size=400) | st.from_regex(rb'\{"data": \[.*\], "has_more": (true|false)\}'))
 def test_any_bytes_give_a_page_or_a_validation_error(body: bytes) -> None:
     try:
-        page = decode_page(body)
+        page = decode_page(body, "costs")
     except APIResponseValidationError:
         return
     assert isinstance(page.has_more, bool)

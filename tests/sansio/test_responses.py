@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from openai_usage_async import errors
-from openai_usage_async._sansio.responses import ADMIN_KEY_HELP, decipher
+from openai_usage_async._sansio.decode import DECODERS
+from openai_usage_async._sansio.responses import ADMIN_KEY_HELP
+from openai_usage_async._sansio.responses import decipher as decipher_with
+
+decipher = functools.partial(decipher_with, decode=DECODERS["costs"].decode)
 
 OK = b'{"object": "page", "data": [], "has_more": false, "next_page": null}'
 

@@ -1,126 +1,54 @@
-"""Transport edge cases with aioresponses: headers, retries, error mapping, secrets."""
+"""The aiohttp sender: error mapping (aioresponses), caller sessions and proxies (loopback).
+
+aioresponses raises exceptions without building a response, so it needs no patching of
+aiohttp internals; everything about real responses runs against the emulator on
+127.0.0.1, through a real proxy on 127.0.0.1 where it says so.
+"""
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import AsyncIterator
+import ssl
+from collections.abc import Iterator
+from typing import Any
 
 import aiohttp
 import pytest
+import trustme
 from aioresponses import aioresponses
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from openai_usage_async import AsyncUsageClient, errors
-from openai_usage_async._version import __version__
+from openai_usage_async.emulator import Emulator, Fault
+from tests.helpers import DAY, NOW, TEST_KEY
+from tests.proxy import LoopbackProxy
 
 BASE = "http://api.test/v1"
 KEY = "sk-admin-SECRET-0123456789abcdef"
 COSTS = re.compile(r"^http://api\.test/v1/organization/costs\b.*$")
-PAGE = {"object": "page", "data": [], "has_more": False, "next_page": None}
-ERROR = {"error": {"message": "boom", "type": "server_error", "param": None, "code": None}}
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[AsyncUsageClient]:
-    async with AsyncUsageClient(
-        KEY, base_url=BASE, organization="org-1", project="proj-2", max_retries=2
-    ) as c:
-        c._transport._sleep = sleeps.record  # type: ignore[method-assign]
-        sleeps.delays.clear()
-        yield c
+def chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """The exception, its causes and contexts, each once."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        stack += [e.__cause__, e.__context__]
 
 
-class _Sleeps:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def record(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
-sleeps = _Sleeps()
-
-
-def calls(m: aioresponses) -> list:
-    return [call for key, value in m.requests.items() for call in value]
-
-
-async def test_headers_and_no_redirects(client: AsyncUsageClient) -> None:
-    with aioresponses() as m:
-        m.get(COSTS, payload=PAGE, headers={"x-request-id": "req_1"})
-        page = await client.usage.costs.get(start_time=0, limit=3, group_by="line_item")
-    assert page.data == [] and page.has_more is False
-    [call] = calls(m)
-    headers = call.kwargs["headers"]
-    assert headers["Authorization"] == f"Bearer {KEY}"
-    assert headers["OpenAI-Organization"] == "org-1" and headers["OpenAI-Project"] == "proj-2"
-    assert headers["Accept"] == "application/json"
-    assert headers["User-Agent"].startswith(f"openai_usage_async/{__version__} aiohttp/")
-    assert call.kwargs["allow_redirects"] is False
-    assert call.kwargs["params"] == [
-        ("start_time", "0"),
-        ("bucket_width", "1d"),
-        ("limit", "3"),
-        ("group_by[]", "line_item"),
-    ]
-
-
-async def test_5xx_is_retried_with_backoff(client: AsyncUsageClient) -> None:
-    with aioresponses() as m:
-        m.get(COSTS, status=500, payload=ERROR)
-        m.get(COSTS, status=503, payload=ERROR)
-        m.get(COSTS, payload=PAGE)
-        page = await client.usage.costs.get(start_time=0)
-    assert page.has_more is False
-    assert len(calls(m)) == 3
-    assert len(sleeps.delays) == 2
-    assert 0.375 <= sleeps.delays[0] <= 0.5 and 0.75 <= sleeps.delays[1] <= 1.0
-
-
-async def test_retries_run_out(client: AsyncUsageClient) -> None:
-    with aioresponses() as m:
-        for _ in range(3):
-            m.get(COSTS, status=500, payload=ERROR, headers={"x-request-id": "req_x"})
-        with pytest.raises(errors.InternalServerError) as info:
-            await client.usage.costs.get(start_time=0)
-    assert len(calls(m)) == 3  # 1 + max_retries
-    assert info.value.status_code == 500 and info.value.request_id == "req_x"
-    assert info.value.message == "boom"
-
-
-async def test_retry_after_ms_is_honoured_and_429_tightens_the_bound(
-    client: AsyncUsageClient,
-) -> None:
-    with aioresponses() as m:
-        m.get(COSTS, status=429, payload=ERROR, headers={"retry-after-ms": "250"})
-        m.get(COSTS, status=429, payload=ERROR, headers={"retry-after": "2"})
-        m.get(COSTS, payload=PAGE)
-        await client.usage.costs.get(start_time=0)
-    assert sleeps.delays == [0.25, 2.0]
-    stats = client.statistics().limiter
-    # Both attempts were admitted under the bound of their time: each 429 halves it.
-    assert stats.decreases == 2 and stats.total_tokens == 2
-
-
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
-async def test_client_errors_are_not_retried(client: AsyncUsageClient, status: int) -> None:
-    body = {
-        "error": {"message": "bad", "type": "invalid_request_error", "param": "limit", "code": None}
-    }
-    with aioresponses() as m:
-        m.get(COSTS, status=status, payload=body)
-        with pytest.raises(errors.APIStatusError) as info:
-            await client.usage.costs.get(start_time=0)
-    assert len(calls(m)) == 1 and sleeps.delays == []
-    assert info.value.status_code == status and info.value.param == "limit"
-
-
-async def test_x_should_retry_false_is_obeyed(client: AsyncUsageClient) -> None:
-    with aioresponses() as m:
-        m.get(COSTS, status=503, payload=ERROR, headers={"x-should-retry": "false"})
-        with pytest.raises(errors.InternalServerError):
-            await client.usage.costs.get(start_time=0)
-    assert len(calls(m)) == 1
+def shows(exc: BaseException, secret: str) -> bool:
+    """Whether the secret appears anywhere in the chain's reprs or request infos."""
+    for e in chain(exc):
+        text = f"{e!r} {e!s} {getattr(e, 'request_info', '')!r} {vars(e)!r}"
+        if secret in text:
+            return True
+    return False
 
 
 @pytest.mark.parametrize(
@@ -133,76 +61,116 @@ async def test_x_should_retry_false_is_obeyed(client: AsyncUsageClient) -> None:
         (aiohttp.ServerTimeoutError("slow"), errors.APITimeoutError),
     ],
 )
-async def test_transport_errors_are_mapped_and_retried(client: AsyncUsageClient, exc, cls) -> None:
-    with aioresponses() as m:
-        for _ in range(3):
-            m.get(COSTS, exception=exc)
-        with pytest.raises(cls) as info:
-            await client.usage.costs.get(start_time=0)
+async def test_transport_errors_are_mapped_and_retried(exc: Exception, cls: type) -> None:
+    async with AsyncUsageClient(KEY, base_url=BASE, max_retries=2) as client:
+        client._requester.retry = type(client._requester.retry)(initial_delay_s=0.0)
+        with aioresponses() as m:
+            for _ in range(3):
+                m.get(COSTS, exception=exc)
+            with pytest.raises(cls) as info:
+                await client.usage.costs.get(start_time=0)
+            sent = sum(len(v) for v in m.requests.values())
     assert type(info.value) is cls
     assert info.value.__cause__ is exc
-    assert len(calls(m)) == 3
+    assert "GET /v1/organization/costs" in str(info.value)
+    assert sent == 3 and info.value.retries == 2
 
 
-async def test_connection_error_then_success(client: AsyncUsageClient) -> None:
-    with aioresponses() as m:
-        m.get(COSTS, exception=aiohttp.ServerDisconnectedError())
-        m.get(COSTS, payload=PAGE)
-        page = await client.usage.costs.get(start_time=0)
-    assert page.object == "page" and len(calls(m)) == 2
-
-
-@pytest.mark.parametrize("body", [b"{", b"<html>oops</html>"])
-async def test_garbled_bodies_are_retried_then_raised(
-    client: AsyncUsageClient, body: bytes
-) -> None:
-    with aioresponses() as m:
-        for _ in range(3):
-            m.get(COSTS, body=body, headers={"x-request-id": "req_g"})
-        with pytest.raises(errors.APIResponseValidationError) as info:
-            await client.usage.costs.get(start_time=0)
-    assert info.value.invalid_json and info.value.request_id == "req_g"
-    assert len(calls(m)) == 3
-
-
-async def test_a_wrong_shape_is_not_retried(client: AsyncUsageClient) -> None:
-    with aioresponses() as m:
-        m.get(COSTS, payload={"object": "list", "data": "nope"})
-        with pytest.raises(errors.APIResponseValidationError) as info:
-            await client.usage.costs.get(start_time=0)
-    assert not info.value.invalid_json and len(calls(m)) == 1
-
-
-async def test_3xx_is_an_error_not_a_redirect(client: AsyncUsageClient) -> None:
-    with aioresponses() as m:
-        m.get(COSTS, status=302, headers={"Location": "http://elsewhere.test/steal"}, body=b"")
-        with pytest.raises(errors.APIStatusError) as info:
-            await client.usage.costs.get(start_time=0)
-    assert info.value.status_code == 302
-    assert len(calls(m)) == 1
-
-
-async def test_the_key_never_shows(
-    client: AsyncUsageClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG, logger="openai_usage_async")
-    failures: list[BaseException] = []
-    with aioresponses() as m:
-        m.get(
-            COSTS,
-            status=401,
-            payload={"error": {"message": "Incorrect API key provided: sk-ad***def"}},
-        )
-        m.get(COSTS, status=500, payload=ERROR)
-        m.get(COSTS, exception=aiohttp.ClientConnectionError("refused"))
-        m.get(COSTS, exception=aiohttp.ClientConnectionError("refused"))
-        for _ in range(2):
-            try:
+async def test_errors_carrying_the_request_never_chain_it() -> None:
+    """aiohttp's response errors hold the request's headers, the key among them."""
+    headers = CIMultiDictProxy(CIMultiDict({"Authorization": f"Bearer {KEY}"}))
+    info = aiohttp.RequestInfo(URL(BASE + "/organization/costs"), "GET", headers, URL(BASE))
+    leaky = aiohttp.ClientResponseError(info, (), status=502, message="Bad Gateway")
+    assert shows(leaky, KEY)  # the premise: aiohttp's own exception carries it
+    async with AsyncUsageClient(KEY, base_url=BASE, max_retries=0) as client:
+        with aioresponses() as m:
+            m.get(COSTS, exception=leaky)
+            with pytest.raises(errors.APIConnectionError, match="HTTP 502 Bad Gateway") as caught:
                 await client.usage.costs.get(start_time=0)
-            except errors.APIError as exc:
-                failures.append(exc)
-    assert [type(f) for f in failures] == [errors.AuthenticationError, errors.APIConnectionError]
-    shown = " ".join([repr(client), str(client), caplog.text] + [f"{f!s} {f!r}" for f in failures])
-    assert "retry 1 of 2" in caplog.text
-    assert KEY not in shown and "SECRET" not in shown
-    assert "Admin key" in str(failures[0])
+    assert not shows(caught.value, KEY)
+
+
+# -- issue 9, item 9: the caller's session defaults change nothing -----------------------
+
+
+@pytest.mark.parametrize(
+    "defaults",
+    [
+        {"raise_for_status": True},
+        {"auto_decompress": False},
+        {"headers": {"Authorization": "Bearer sk-admin-the-wrong-one"}},
+    ],
+)
+async def test_a_callers_session_defaults_change_nothing(defaults: dict[str, Any]) -> None:
+    async with Emulator(now=NOW, api_key=TEST_KEY) as emulator:
+        async with aiohttp.ClientSession(**defaults) as session:
+            async with AsyncUsageClient(
+                TEST_KEY, base_url=emulator.base_url, session=session
+            ) as client:
+                page = await client.usage.costs.get(start_time=NOW - 3 * DAY)
+            assert len(page.data) == 4
+            async with AsyncUsageClient(
+                "sk-admin-not-this-one", base_url=emulator.base_url, session=session
+            ) as wrong:
+                with pytest.raises(errors.AuthenticationError) as info:
+                    await wrong.usage.costs.get(start_time=NOW - 3 * DAY)
+        assert emulator.statistics().requests_total == 2  # the 401 was not retried
+    assert not shows(info.value, "sk-admin-not-this-one")
+    assert not any(isinstance(e, aiohttp.ClientError) for e in chain(info.value))
+
+
+async def test_a_callers_session_that_raises_for_status_still_retries_5xx() -> None:
+    async with Emulator(now=NOW) as emulator:
+        emulator.faults = [Fault(status=503, first=1)]
+        async with aiohttp.ClientSession(raise_for_status=True) as session:
+            async with AsyncUsageClient(TEST_KEY, base_url=emulator.base_url, session=session) as c:
+                c._requester.retry = type(c._requester.retry)(initial_delay_s=0.001)
+                page = await c.usage.costs.get(start_time=NOW - 3 * DAY)
+        assert len(page.data) == 4
+        assert emulator.statistics().responses_by_status == {503: 1, 200: 1}
+
+
+# -- issue 9, item 10: HTTP_PROXY / HTTPS_PROXY / NO_PROXY --------------------------------
+
+
+async def test_http_proxy_is_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    # A .netrc for the emulator's host must not replace the Authorization header.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password not-the-key\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    async with Emulator(now=NOW, api_key=TEST_KEY) as emulator, LoopbackProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        async with AsyncUsageClient(TEST_KEY, base_url=emulator.base_url) as client:
+            page = await client.usage.costs.get(start_time=NOW - 3 * DAY)
+        assert len(page.data) == 4
+        [(method, target)] = proxy.requests
+        assert method == "GET" and target.startswith(emulator.base_url + "/organization/costs?")
+        assert proxy.headers_seen[0]["authorization"] == f"Bearer {TEST_KEY}"
+        # NO_PROXY names the host: straight to the emulator.
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with AsyncUsageClient(TEST_KEY, base_url=emulator.base_url) as client:
+            await client.usage.costs.get(start_time=NOW - 3 * DAY)
+        assert len(proxy.requests) == 1 and emulator.statistics().requests_total == 2
+
+
+async def test_https_proxy_tunnels_with_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    emulator = Emulator(now=NOW)
+    base_url = await emulator.start(ssl_context=server_context)
+    try:
+        async with LoopbackProxy() as proxy:
+            monkeypatch.setenv("https_proxy", proxy.url)
+            connector = aiohttp.TCPConnector(ssl=trusting)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                async with AsyncUsageClient(TEST_KEY, base_url=base_url, session=session) as c:
+                    page = await c.usage.costs.get(start_time=NOW - 3 * DAY)
+            assert len(page.data) == 4
+            port = URL(base_url).port
+            assert proxy.requests == [("CONNECT", f"127.0.0.1:{port}")]
+    finally:
+        await emulator.aclose()
