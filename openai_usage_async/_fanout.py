@@ -198,6 +198,8 @@ class OrderedFeed:
         unstarted.discard(send)
         async with send:
             item: _Item | None = None
+            if self._failed_at is not None and index > self._failed_at:
+                return  # scheduled before an earlier window failed: the consumer stops there
             with anyio.CancelScope() as scope:
                 self._scopes[index] = scope
                 try:

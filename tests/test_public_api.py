@@ -72,3 +72,25 @@ def test_every_public_name_is_documented() -> None:
         obj = getattr(openai_usage_async, name)
         if callable(obj):
             assert obj.__doc__, name
+
+
+def test_each_endpoint_is_its_spec_entry_and_its_result_struct() -> None:
+    """A new endpoint costs its spec entry and its result Struct (exported), and the one
+    typed ``client.usage`` line type checkers read, which must agree with both."""
+    import typing
+
+    from openai_usage_async._resources import Endpoint, Usage
+    from openai_usage_async._sansio.decode import DECODERS
+    from openai_usage_async._sansio.endpoints import ENDPOINTS
+    from openai_usage_async.models import KNOWN_RESULT_TYPES
+
+    hints = typing.get_type_hints(Usage)
+    assert set(hints) == set(ENDPOINTS)
+    for name, spec in ENDPOINTS.items():
+        result_type = KNOWN_RESULT_TYPES[spec.result_object]
+        assert getattr(openai_usage_async, result_type.__name__) is result_type
+        assert typing.get_origin(hints[name]) is Endpoint
+        declared_result, declared_groups = typing.get_args(hints[name])
+        assert declared_result is result_type, name
+        assert set(typing.get_args(declared_groups)) == set(spec.group_by), name
+        assert DECODERS[name].result_type is result_type
