@@ -80,6 +80,93 @@ CASES += [
     ),
     Case("400", {"status": 400}, True, errors.BadRequestError, 1),
     Case("401", {"status": 401}, True, errors.AuthenticationError, 1),
+    Case(
+        "chain ended early: `has_more: false`, no buckets",
+        {"kind": "early_end", "keep": 0},
+        False,
+        None,
+        2,
+        note="the client re-asks with a fresh query from the first missing bucket",
+    ),
+    Case(
+        "chain ended early: `has_more: false`, no buckets",
+        {"kind": "early_end", "keep": 0},
+        True,
+        errors.APIResponseValidationError,
+        2,
+    ),
+    Case(
+        "chain ended early: `has_more: false` after 2 buckets",
+        {"kind": "early_end", "keep": 2},
+        True,
+        None,
+        10,
+        note="each re-ask brings 2 more of the 20 buckets: progress, so it goes on to the end",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A row beyond one fault on one page, and the test that checks it."""
+
+    fault: str
+    hits: str
+    outcome: str
+    attempts: str
+    buckets: str
+    test: str
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        f"429 storm: the service allows {n} in flight (100 ms latency, `retry-after-ms: 50`),"
+        " 4 windows at once, default settings",
+        "every request past the limit",
+        "429s under the client's own load do not spend `max_retries`; the bound halves and"
+        " the run finishes",
+        "one answered page per window; the 429s on top",
+        "every bucket, exactly once",
+        f"tests/reliability/test_rate_limit.py::test_a_429_storm_at_default_settings_finishes[{n}]",
+    )
+    for n in (1, 2, 3)
+] + [
+    Scenario(
+        "429 to everything",
+        "every attempt",
+        "raises `RateLimitError` once the bound is 1 and `max_retries` is spent",
+        "at most 16 uncounted + 3 per page",
+        "none (the error is raised)",
+        "tests/reliability/test_rate_limit.py::"
+        "test_a_service_that_refuses_everything_still_ends_in_rate_limit_error",
+    ),
+    Scenario(
+        "whole buckets at the range's unaligned edges (not clipped)",
+        "every attempt",
+        "the edge buckets are delivered whole, never dropped",
+        "1 per window",
+        "every bucket, exactly once",
+        "tests/e2e/test_exactly_once.py",
+    ),
+    Scenario(
+        "a caller's session with `raise_for_status=True`, `auto_decompress=False` or its"
+        " own `Authorization` default",
+        "every attempt",
+        "behaves as with the client's own session: a 401 is not retried, a 503 is, and no"
+        " exception (cause, context) carries the key",
+        "as without them",
+        "as without them",
+        "tests/transport/test_transport.py::test_a_callers_session_defaults_change_nothing",
+    ),
+    Scenario(
+        "`HTTP_PROXY` / `HTTPS_PROXY` set (and `NO_PROXY`)",
+        "every attempt",
+        "requests go through the proxy (CONNECT for https), or straight to hosts in"
+        " `NO_PROXY`; `.netrc` never replaces the key",
+        "as without a proxy",
+        "every bucket, exactly once",
+        "tests/transport/test_transport.py::test_http_proxy_is_honoured",
+    ),
 ]
 
 
@@ -105,6 +192,10 @@ def render_table() -> list[str]:
             notes.append(case.note)
             mark = f" [{len(notes)}]"
         lines.append(f"| {case.fault}{mark} | {hits} | {outcome} | {case.requests} | {buckets} |")
+    for row in SCENARIOS:
+        notes.append(f"checked by `{row.test}`")
+        cells = [f"{row.fault} [{len(notes)}]", row.hits, row.outcome, row.attempts, row.buckets]
+        lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines += [f"[{i}] {note}" for i, note in enumerate(notes, 1)]
     return lines

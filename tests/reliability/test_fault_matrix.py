@@ -10,7 +10,7 @@ from openai_usage_async import AsyncUsageClient
 from openai_usage_async.emulator import Emulator, Fault
 from tests.e2e.conftest import fast_retries
 from tests.helpers import DAY, NOW, TEST_KEY
-from tests.reliability.matrix import CASES, Case, case_id, render_table
+from tests.reliability.matrix import CASES, SCENARIOS, Case, Scenario, case_id, render_table
 
 DOC = pathlib.Path(__file__).parent.parent.parent / "docs" / "reliability.md"
 RANGE = {"start_time": NOW // DAY * DAY - 20 * DAY, "end_time": NOW // DAY * DAY}
@@ -43,3 +43,10 @@ def test_the_reliability_doc_has_the_current_table() -> None:
     text = DOC.read_text()
     table = "\n".join(render_table())
     assert table in text, "docs/reliability.md is stale: run python -m tests.reliability --write"
+
+
+@pytest.mark.parametrize("row", SCENARIOS, ids=lambda row: row.fault[:40])
+def test_every_scenario_row_names_a_test_that_exists(row: Scenario) -> None:
+    path, _, name = row.test.partition("::")
+    source = (DOC.parent.parent / path).read_text()
+    assert not name or f"def {name.partition('[')[0]}(" in source
