@@ -6,6 +6,10 @@
 2. Decode CPU per large page: ours, the SDK's models, ``json.loads``, ``orjson.loads``.
 3. Client overhead: requests per second at zero latency, ours and a plain loop.
 4. Peak memory iterating minute buckets, ``iter()`` against ``list()``, two range lengths.
+5. Time to first bucket and peak memory of ``iter()`` over minute buckets, 1 against 365
+   days: flat, as windows are planned lazily.
+6. A 429 storm (the emulator accepts 2 requests in flight, then 1): ours at its
+   defaults against the official SDK's sequential ``next_page`` loop.
 
 ``--write`` also writes docs/benchmarks.md and docs/benchmarks.png.
 """
@@ -23,12 +27,18 @@ from dataclasses import dataclass
 
 from . import bench_backfill as backfill
 from . import bench_decode as decode
+from . import bench_first_bucket as first_bucket
 from . import bench_memory as memory
 from . import bench_overhead as overhead
+from . import bench_storm as storm
 from ._emulator import emulator_process
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 CONCURRENCY = (1, 4, 8, 16)
+#: The storm: 100 ms latency, 429 with ``retry-after-ms: 50`` beyond this many in flight.
+STORM_IN_FLIGHT = (2, 1)
+STORM_LATENCY_MS = 100.0
+STORM_RETRY_AFTER_MS = 50
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,24 @@ class Backfill:
     client: str  # "ours", "sdk", "plain", "bare" (concurrent aiohttp, no decoding)
     concurrency: int
     seconds: float
+    runs: int
+
+
+@dataclass(frozen=True)
+class FirstBucket:
+    days: int
+    seconds: float  # median time to first bucket
+    runs: int
+    rss_mb: float  # peak RSS of a fresh process reading the first buckets
+    read: int  # buckets it read
+
+
+@dataclass(frozen=True)
+class Storm:
+    in_flight: int  # what the emulator accepts before answering 429
+    days: int
+    ours: storm.Run
+    sdk: storm.Run
     runs: int
 
 
@@ -218,6 +246,81 @@ def measure_memory(day_spans: list[int]) -> tuple[list[str], dict[tuple[int, str
     return lines, peaks
 
 
+def measure_first_bucket(
+    day_spans: list[int], repeat: int
+) -> tuple[list[str], dict[int, FirstBucket]]:
+    out: dict[int, FirstBucket] = {}
+    with emulator_process(latency_ms=0) as base_url:
+        seconds = first_bucket.time_to_first_bucket(base_url, day_spans, repeat)
+        for days in day_spans:
+            rss_mb, read = first_bucket.peak_rss_mb(base_url, days)
+            out[days] = FirstBucket(days, seconds[days], repeat, rss_mb, read)
+    body = [
+        [
+            f"{r.days} day{'s' * (r.days != 1)} ({first_bucket.windows(r.days):,} windows)",
+            f"{r.seconds * 1000:.1f}",
+            f"{r.rss_mb:.0f}",
+        ]
+        for r in out.values()
+    ]
+    lines = [
+        "### Time to first bucket and peak memory, minute completions, `limit=60`",
+        "",
+        '`completions.iter(bucket_width="1m", limit=60)` at zero latency, from the call to '
+        f"the first bucket, then closed: median of {repeat} runs, each with a fresh client. "
+        f"Peak RSS: a fresh process reads the first {first_bucket.READ} buckets and closes.",
+        "",
+        *table(["range", "first bucket, ms", "peak RSS, MiB"], body),
+        "",
+    ]
+    return lines, out
+
+
+def measure_storm(days: int, repeat: int) -> tuple[list[str], list[Storm]]:
+    results = []
+    for in_flight in STORM_IN_FLIGHT:
+        with emulator_process(
+            latency_ms=STORM_LATENCY_MS,
+            max_concurrent=in_flight,
+            rate_limit_retry_after_ms=STORM_RETRY_AFTER_MS,
+        ) as base_url:
+            ours, sdk = storm.compare(base_url, days, repeat)
+        results.append(Storm(in_flight, days, ours, sdk, repeat))
+        print(f"  measured: storm, {in_flight} in flight", file=sys.stderr)
+    body = []
+    for r in results:
+        for label, run in (
+            ("openai_usage_async, defaults (`max_concurrency=8`, `max_retries=2`)", r.ours),
+            ("official SDK, sequential, defaults (`max_retries=2`)", r.sdk),
+        ):
+            body.append(
+                [
+                    str(r.in_flight),
+                    label,
+                    f"{run.seconds:.2f}",
+                    str(run.requests),
+                    str(run.retries),
+                    str(run.buckets),
+                    f"{run.seconds / r.sdk.seconds:.2f}x",
+                ]
+            )
+    lines = [
+        f"### 429 storm: {days} days of costs, `limit={storm.LIMIT}`, "
+        f"{STORM_LATENCY_MS:g} ms latency",
+        "",
+        "The emulator answers 429 (`retry-after-ms: "
+        f"{STORM_RETRY_AFTER_MS}`) beyond the requests in flight shown. Requests count "
+        f"every attempt, retries included, on the client side. Median of {repeat} runs.",
+        "",
+        *table(
+            ["accepted in flight", "client", "seconds", "requests", "retries", "buckets", "vs SDK"],
+            body,
+        ),
+        "",
+    ]
+    return lines, results
+
+
 def chart(results: list[Backfill], path: pathlib.Path) -> None:
     import matplotlib
 
@@ -262,7 +365,11 @@ def chart(results: list[Backfill], path: pathlib.Path) -> None:
 
 
 def targets(
-    results: list[Backfill], decode_ratios: dict[str, float], peaks: dict[tuple[int, str], float]
+    results: list[Backfill],
+    decode_ratios: dict[str, float],
+    peaks: dict[tuple[int, str], float],
+    first: dict[int, FirstBucket] | None = None,
+    storms: list[Storm] | None = None,
 ) -> list[str]:
     rows = []
     for latency_ms in sorted({r.latency_ms for r in results}):
@@ -338,6 +445,39 @@ def targets(
                 "yes" if growth <= 1.15 else "**no**",
             ]
         )
+    if first and len(first) == 2:
+        short, long = (first[d] for d in sorted(first))
+        span = f"{short.days} vs {long.days} days of 1m, limit {first_bucket.LIMIT}"
+        for what, a, b, unit in (
+            ("time to first bucket", short.seconds * 1000, long.seconds * 1000, "ms"),
+            (
+                f"peak RSS reading the first {first_bucket.READ} buckets",
+                short.rss_mb,
+                long.rss_mb,
+                "MiB",
+            ),
+        ):
+            rows.append(
+                [
+                    f"{what}, {span}",
+                    "flat (within 1.25x)",
+                    f"{a:.1f} to {b:.1f} {unit} ({b / a:.2f}x)",
+                    "yes" if b / a <= 1.25 else "**no**",
+                ]
+            )
+    for st in storms or []:
+        ratio = st.ours.seconds / st.sdk.seconds
+        same = st.ours.starts == st.sdk.starts
+        rows.append(
+            [
+                f"429 storm, {st.in_flight} in flight: wall time vs the SDK's loop",
+                "no slower than the SDK (<= 1.0x), same buckets",
+                f"{st.ours.seconds:.2f} vs {st.sdk.seconds:.2f} s ({ratio:.3f}x); "
+                f"{st.ours.requests} vs {st.sdk.requests} requests; "
+                f"{st.ours.buckets} vs {st.sdk.buckets} buckets",
+                "yes" if ratio <= 1.0 and same else "**no**",
+            ]
+        )
     return ["## Targets", "", *table(["measure", "target", "measured", "met"], rows), ""]
 
 
@@ -368,6 +508,10 @@ def main(argv: list[str] | None = None) -> int:
     overhead_lines, _ = measure_overhead(300 if not args.quick else 100)
     print("memory ...", file=sys.stderr)
     memory_lines, peaks = measure_memory([30, 120] if args.quick else [90, 365])
+    print("first bucket ...", file=sys.stderr)
+    first_lines, first = measure_first_bucket([1, 365], 5 if args.quick else 5 * repeat)
+    print("429 storm ...", file=sys.stderr)
+    storm_lines, storms = measure_storm(10, repeat)
     elapsed = time.perf_counter() - started
     command = "python -m benchmarks" + (" --quick" if args.quick else "") + " --write"
     lines = [
@@ -379,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         "one run. The floor is `ceil(pages / concurrency) x latency`, one round trip per "
         "window of the endpoint's maximum page size: no client can beat it.",
         "",
-        *targets(results, decode_ratios, peaks),
+        *targets(results, decode_ratios, peaks, first, storms),
         "![Backfill wall time against max_concurrency](benchmarks.png)",
         "",
         "What limits the figures (profiled with cProfile and a per-request timeline):",
@@ -403,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
         *decode_lines,
         *overhead_lines,
         *memory_lines,
+        *first_lines,
+        *storm_lines,
     ]
     text = "\n".join(lines) + "\n"
     sys.stdout.write(text)

@@ -12,8 +12,23 @@ NOW = 1_793_491_200
 
 
 @contextlib.contextmanager
-def emulator_process(latency_ms: float = 0.0, cache_mb: int = 1024) -> Iterator[str]:
-    """Start ``python -m openai_usage_async.emulator`` on a free port; yield its base URL."""
+def emulator_process(
+    latency_ms: float = 0.0,
+    cache_mb: int = 1024,
+    *,
+    max_concurrent: int | None = None,
+    rate_limit_retry_after_ms: int | None = None,
+) -> Iterator[str]:
+    """Start the emulator on a free port; yield its base URL.
+
+    ``max_concurrent`` answers 429 beyond that many requests in flight, with
+    ``retry-after-ms: rate_limit_retry_after_ms`` (the emulator's default when None).
+    """
+    extra: list[str] = []
+    if max_concurrent is not None:
+        extra += ["--max-concurrent", str(max_concurrent)]
+    if rate_limit_retry_after_ms is not None:
+        extra += ["--rate-limit-retry-after-ms", str(rate_limit_retry_after_ms)]
     command = [
         sys.executable,
         "-m",
@@ -26,6 +41,7 @@ def emulator_process(latency_ms: float = 0.0, cache_mb: int = 1024) -> Iterator[
         str(latency_ms),
         "--cache-mb",
         str(cache_mb),
+        *extra,
     ]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
+
+import aiohttp
 
 from benchmarks import __main__ as runner
 from benchmarks import bench_backfill as backfill
 from benchmarks import bench_decode as decode
-from benchmarks._emulator import NOW
+from benchmarks import bench_first_bucket as first_bucket
+from benchmarks._emulator import NOW, emulator_process
 from openai_usage_async.emulator import Emulator
 
 TINY = backfill.Scenario("tiny", ("completions",), 3, "1h", ("model",))
@@ -59,3 +63,44 @@ def test_the_whole_report_at_tiny_sizes(tmp_path: pathlib.Path) -> None:
     assert decode_lines[0] == "### Decode CPU per page" and memory_lines[0].startswith(
         "### Peak memory"
     )
+
+
+def test_the_emulator_process_takes_the_rate_limit_options() -> None:
+    async def two_at_once(base_url: str) -> list[tuple[int, str | None]]:
+        url = base_url + "/organization/costs"
+        params = {"start_time": str(NOW - 86_400)}
+        headers = {"Authorization": "Bearer sk-admin-benchmark"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+
+            async def one() -> tuple[int, str | None]:
+                async with http.get(url, params=params) as r:
+                    await r.read()
+                    return r.status, r.headers.get("retry-after-ms")
+
+            return sorted(await asyncio.gather(one(), one()))
+
+    with emulator_process(
+        latency_ms=300, max_concurrent=1, rate_limit_retry_after_ms=50
+    ) as base_url:
+        assert asyncio.run(two_at_once(base_url)) == [(200, None), (429, "50")]
+
+
+def test_first_bucket_and_storm_at_tiny_sizes() -> None:
+    first_lines, first = runner.measure_first_bucket([1, 2], 2)
+    assert sorted(first) == [1, 2]
+    for fb in first.values():
+        assert fb.read == first_bucket.READ and 0 < fb.seconds < 10 and fb.rss_mb > 10
+    assert first_lines[0].startswith("### Time to first bucket")
+    storm_lines, storms = runner.measure_storm(7, 1)  # 3 windows of limit=3
+    assert [r.in_flight for r in storms] == [2, 1]
+    for r in storms:
+        expected = tuple(range(NOW - 7 * 86_400, NOW, 86_400))
+        assert r.ours.starts == r.sdk.starts == expected  # the same buckets, in order
+        assert r.sdk.requests == 3 and r.sdk.retries == 0  # one at a time: never refused
+        assert r.ours.requests == 3 + r.ours.retries
+    assert storms[-1].ours.retries > 0  # three windows at once, one accepted: a storm
+    assert storm_lines[0].startswith("### 429 storm: 7 days of costs")
+    summary = "\n".join(runner.targets([], {}, {}, first, storms))
+    assert "time to first bucket, 1 vs 2 days of 1m, limit 60" in summary
+    assert "peak RSS reading the first 100 buckets, 1 vs 2 days" in summary
+    assert "429 storm, 2 in flight: wall time vs the SDK's loop" in summary

@@ -46,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--costs-quirk", action="store_true", help="the costs has_more quirk")
     parser.add_argument("--max-concurrent", type=int, help="answer 429 beyond this many in flight")
     parser.add_argument(
+        "--rate-limit-retry-after-ms",
+        type=int,
+        default=20,
+        help="retry-after-ms on those 429s (default 20)",
+    )
+    parser.add_argument(
         "--cache-mb", type=int, default=32, help="memory for settled pages, re-served (default 32)"
     )
 
@@ -72,6 +78,7 @@ def emulator_from_args(args: argparse.Namespace) -> Emulator:
         unknown_tag=args.unknown_tag,
         costs_quirk=args.costs_quirk,
         max_concurrent=args.max_concurrent,
+        rate_limit_retry_after_ms=args.rate_limit_retry_after_ms,
         cache_bytes=args.cache_mb << 20,
     )
 
