@@ -138,7 +138,11 @@ class Endpoint(Generic[R, G]):
         ordered: bool = True,
         **filters: FilterValue,
     ) -> PageIterator[R | UnknownResult]:
-        """The pages behind :meth:`iter`: in time order when ``ordered`` (the default)."""
+        """The pages behind :meth:`iter`: in time order when ``ordered`` (the default).
+
+        Each page holds the new buckets one response brought; its ``has_more`` is False and
+        its ``next_page`` None, since the cursors belonged to internal window queries.
+        """
         query = self._query(start_time, end_time, bucket_width, limit, group_by, filters)
         if not isinstance(ordered, bool):
             raise ValueError(f"ordered: expected True or False, got {ordered!r}")
@@ -168,8 +172,11 @@ class Endpoint(Generic[R, G]):
         With an ``end_time`` the range is split into windows of ``limit`` buckets (default:
         the endpoint's maximum for the width) fetched concurrently under the client's
         ``max_concurrency``; ``ordered=True`` yields in time order, ``ordered=False`` as
-        soon as each page arrives. Without ``end_time`` it follows the cursor chain up to
-        now. Use ``async with`` (or ``aclose()``) to stop early and cancel its requests::
+        soon as each page arrives. Without ``end_time`` the range runs to now: windows up to
+        the current bucket (by the client's clock), then the bucket holding now. A bucket
+        the service owes but does not send raises ``APIResponseValidationError``, never a
+        silent gap. Use ``async with`` (or ``aclose()``) to stop early and cancel its
+        requests::
 
             async for bucket in client.usage.completions.iter(start_time=t0, end_time=t1):
                 ...

@@ -213,17 +213,26 @@ async def summary(args: argparse.Namespace, client: AsyncUsageClient | None = No
     return 0
 
 
+def _amount(cost: Any) -> float:
+    """A cost result's value; 0 when the service left it out (it is optional upstream)."""
+    amount = getattr(cost, "amount", None)
+    return (amount.value or 0.0) if amount is not None else 0.0
+
+
 def report(data: dict[str, list[UsageBucket[Any]]], start: int, end: int, by: str) -> list[str]:
     """The summary's lines, from what ``gather`` returned."""
     costs = data["costs"]
-    currency = next((c.amount.currency for b in costs for c in b.results if c.amount), "usd")
-    daily = [sum(c.amount.value for c in b.results if c.amount) for b in costs]
+    currency = next(
+        (c.amount.currency for b in costs for c in b.results if c.amount and c.amount.currency),
+        "usd",
+    )
+    daily = [sum(_amount(c) for c in b.results) for b in costs]
     total = sum(daily)
     by_item: dict[str, float] = collections.defaultdict(float)
     by_project: dict[str, float] = collections.defaultdict(float)
     for b in costs:
         for c in b.results:
-            value = c.amount.value if c.amount else 0.0
+            value = _amount(c)
             by_item[c.line_item or "(no line item)"] += value
             by_project[c.project_id or "(no project)"] += value
     days = max(1, round((end - start) / DAY))
@@ -320,7 +329,7 @@ def _movers(
         side = before if i < half else after
         for c in bucket.results:
             key = _mover_key(c, by)
-            side[key] += c.amount.value if c.amount else 0.0
+            side[key] += _amount(c)
     changes = sorted(
         ((after[k] - before[k], k) for k in before.keys() | after.keys()),
         key=lambda change: -abs(change[0]),
