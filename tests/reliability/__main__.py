@@ -79,7 +79,11 @@ shared bound on each 429 from a request admitted under the current bound (so a b
 run of successes: it settles near K and finishes, and recovers its full concurrency when
 the limit lifts (`tests/reliability/test_rate_limit.py`). Before this rule the bound
 halved at most once a second, and in that second every waiting retry hit the service
-again: 300 429s for 60 pages against K=3, now about 20.
+again: 300 429s for 60 pages against K=3, now about 20. A 429 to a request admitted while
+others of the client's were in flight is the client's own doing and does not spend
+`max_retries`, so at the default settings a storm against a service that allows 1, 2 or
+3 requests in flight ends with every bucket (the rows above), where counting those 429s
+gave up with `RateLimitError` while the bound was still coming down.
 
 ## Cancellation, bad input, secrets, resources
 
