@@ -9,7 +9,7 @@ from typing import Any, Final
 
 import aiohttp
 
-from ._fanout import PageIterator, Progress
+from ._fanout import FeedIterator, Progress
 from ._limiter import AdaptiveLimiter, LimiterStatistics
 from ._resources import Usage
 from ._sansio.proxy import proxy_for
@@ -118,7 +118,7 @@ class AsyncUsageClient:
             retry=RetryPolicy(max_retries=max_retries),
             limiter=self._limiter,
         )
-        self._iterators: weakref.WeakSet[PageIterator[Any]] = weakref.WeakSet()
+        self._iterators: weakref.WeakSet[FeedIterator[Any]] = weakref.WeakSet()
         self._progress = Progress()
         self.usage = Usage(self)
 
@@ -128,7 +128,7 @@ class AsyncUsageClient:
             f"max_concurrency={self.max_concurrency})"
         )
 
-    def _register(self, iterator: PageIterator[Any]) -> None:
+    def _register(self, iterator: FeedIterator[Any]) -> None:
         if self.closed:
             raise RuntimeError(CLOSED_MESSAGE)
         self._iterators.add(iterator)

@@ -38,7 +38,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, Self, TypeVar
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -49,6 +49,7 @@ from .models import UsageBucket, UsagePage
 __all__ = [
     "AsReadyFeed",
     "BucketIterator",
+    "FeedIterator",
     "OrderedFeed",
     "PageIterator",
     "Progress",
@@ -58,10 +59,13 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 Page = UsagePage[Any]
-Emit = Callable[[Page], Awaitable[None]]
-#: Fetches one chain's pages, awaiting ``emit`` with the new buckets of each.
-Follow = Callable[[Chain, Emit], Awaitable[None]]
+#: Hands one item (a page, or whatever a feed carries) to the consumer.
+Emit = Callable[[T], Awaitable[None]]
+#: Fetches one chain's pages, awaiting ``emit`` with what the consumer should get.
+Follow = Callable[[Chain, Emit[T]], Awaitable[None]]
 #: Sends one request (query pairs) and returns the decoded page.
 Fetch = Callable[[list[tuple[str, str]]], Awaitable[Page]]
 
@@ -80,7 +84,7 @@ class _Failed:
     error: Exception
 
 
-_Item = Page | _End | _Failed
+_Item = Any  # an item of the feed, or _END, or _Failed
 
 
 class Stopped(Exception):
@@ -105,14 +109,14 @@ def first_error(exc: BaseException) -> BaseException:
     return exc
 
 
-def make_follow(fetch: Fetch, clock: Callable[[], float], progress: Progress) -> Follow:
+def make_follow(fetch: Fetch, clock: Callable[[], float], progress: Progress) -> Follow[Page]:
     """A ``follow`` that fetches through ``fetch``, stamping each request with ``clock()``.
 
     Pages are handed on with ``has_more=False`` and no ``next_page``: their cursors
     belonged to internal window queries the user never sent.
     """
 
-    async def follow(chain: Chain, emit: Emit) -> None:
+    async def follow(chain: Chain, emit: Emit[Page]) -> None:
         while not chain.done:
             page = await fetch(chain.next_request(clock()))
             buckets = chain.feed(page)
@@ -137,19 +141,19 @@ def _drain_close(stream: MemoryObjectReceiveStream[Any] | None) -> None:
     stream.close()
 
 
-class Feed(Protocol):
-    """The producer and consumer sides of one iterator's pages."""
+class Feed(Protocol[T_co]):
+    """The producer and consumer sides of one iterator's items (pages, for ``iter()``)."""
 
     def open(self) -> None: ...
     async def produce(self) -> None: ...
-    async def next(self) -> Page | None: ...
+    async def next(self) -> T_co | None: ...
     def close(self) -> None: ...
 
 
-class OrderedFeed:
+class OrderedFeed(Generic[T]):
     """Windows fetched concurrently, read in window order."""
 
-    def __init__(self, chains: Iterator[Chain], follow: Follow, lookahead: int) -> None:
+    def __init__(self, chains: Iterator[Chain], follow: Follow[T], lookahead: int) -> None:
         self._chains = chains
         self._follow = follow
         self._lookahead = max(1, lookahead)
@@ -220,7 +224,7 @@ class OrderedFeed:
             if later > index:
                 scope.cancel()
 
-    async def next(self) -> Page | None:
+    async def next(self) -> T | None:
         assert self._windows is not None and self._slots is not None
         while True:
             if self._current is None:
@@ -239,7 +243,8 @@ class OrderedFeed:
                 continue
             if isinstance(item, _Failed):
                 raise item.error
-            return item
+            result: T = item
+            return result
 
     def close(self) -> None:
         if self._current is not None:
@@ -247,10 +252,10 @@ class OrderedFeed:
         _drain_close(self._windows)
 
 
-class AsReadyFeed:
-    """Windows fetched concurrently, pages read as they arrive."""
+class AsReadyFeed(Generic[T]):
+    """Windows fetched concurrently, items read as they arrive."""
 
-    def __init__(self, chains: Iterator[Chain], follow: Follow, lookahead: int) -> None:
+    def __init__(self, chains: Iterator[Chain], follow: Follow[T], lookahead: int) -> None:
         self._chains = chains
         self._follow = follow
         self._lookahead = max(1, lookahead)
@@ -277,7 +282,7 @@ class AsReadyFeed:
             await self._follow(chain, send.send)
         self._slots.release()
 
-    async def next(self) -> Page | None:
+    async def next(self) -> T | None:
         assert self._shared is not None
         try:
             item = await self._shared.receive()
@@ -286,7 +291,8 @@ class AsReadyFeed:
         if isinstance(item, _End):
             return None
         assert not isinstance(item, _Failed)  # failures stop the producer instead
-        return item
+        result: T = item
+        return result
 
     def close(self) -> None:
         _drain_close(self._shared)
@@ -358,23 +364,22 @@ class Supervisor:
             await asyncio.wait([task])
 
 
-class PageIterator(Generic[R]):
-    """An async iterator of pages; see ``Endpoint.pages``.
+class FeedIterator(Generic[T]):
+    """An async iterator over a feed's items, owning the supervisor that produces them.
 
     Close it with ``aclose()`` or use it as ``async with`` to stop its requests at once;
     an iterator you simply stop using is closed by the garbage collector. One task at a
     time may read it: a second concurrent reader gets ``RuntimeError``, as with an async
-    generator. Pages carry ``has_more=False`` and no ``next_page``: the iterator follows
-    the cursors of its internal window queries itself.
+    generator.
     """
 
     def __init__(
         self,
-        feed: Feed,
+        feed: Feed[T],
         *,
         windows: int,
         progress: Progress | None = None,
-        register: Callable[[PageIterator[Any]], None] | None = None,
+        register: Callable[[FeedIterator[Any]], None] | None = None,
     ) -> None:
         self._feed = feed
         self._windows = windows
@@ -386,10 +391,10 @@ class PageIterator(Generic[R]):
         if register is not None:
             register(self)
 
-    def __aiter__(self) -> PageIterator[R]:
+    def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> UsagePage[R]:
+    async def __anext__(self) -> T:
         if self._reading:
             raise RuntimeError("another task is already reading this iterator")
         self._reading = True
@@ -398,7 +403,7 @@ class PageIterator(Generic[R]):
         finally:
             self._reading = False
 
-    async def _next(self) -> UsagePage[R]:
+    async def _next(self) -> T:
         if self._exhausted:
             error, self._pending = self._pending, None
             if error is not None:
@@ -448,7 +453,7 @@ class PageIterator(Generic[R]):
             self._pending = error
         await self._shutdown()
 
-    async def __aenter__(self) -> PageIterator[R]:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -463,6 +468,17 @@ class PageIterator(Generic[R]):
             return
         if supervisor.done or not supervisor.started:
             self._feed.close()  # nothing runs: release what is left unread
+
+
+class PageIterator(FeedIterator[UsagePage[R]]):
+    """An async iterator of pages; see ``Endpoint.pages``.
+
+    Close it with ``aclose()`` or use it as ``async with`` to stop its requests at once;
+    an iterator you simply stop using is closed by the garbage collector. One task at a
+    time may read it: a second concurrent reader gets ``RuntimeError``, as with an async
+    generator. Pages carry ``has_more=False`` and no ``next_page``: the iterator follows
+    the cursors of its internal window queries itself.
+    """
 
 
 class BucketIterator(Generic[R]):

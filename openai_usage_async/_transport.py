@@ -30,7 +30,7 @@ from ._sansio.retry import RetryPolicy
 from ._version import __version__
 from .errors import APIConnectionError, APIError, APIStatusError, APITimeoutError, RateLimitError
 
-__all__ = ["AiohttpSender", "RawResponse", "Requester", "Secret", "Sender"]
+__all__ = ["AiohttpSender", "RawResponse", "RequestCounter", "Requester", "Secret", "Sender"]
 
 logger = logging.getLogger("openai_usage_async")
 
@@ -166,6 +166,13 @@ class AiohttpSender:
             await session.close()
 
 
+class RequestCounter(Protocol):
+    """Counts what a caller's requests cost (the store's report, per endpoint)."""
+
+    requests: int
+    retries: int
+
+
 class Requester:
     """Sends GETs through a :class:`Sender` with retries under the client's limiter."""
 
@@ -209,12 +216,13 @@ class Requester:
         path: str,
         query: Sequence[tuple[str, str]],
         decipher: Callable[[int, Mapping[str, str], bytes], T],
+        counter: RequestCounter | None = None,
     ) -> T:
         """GET ``path``, retrying as the policy says; ``decipher`` turns a response into a value.
 
         ``decipher`` raises the ``APIError`` of a response that is not a value; the last
         error is raised when the policy gives up. Using a closed client raises
-        ``RuntimeError``.
+        ``RuntimeError``. A ``counter`` adds up the attempts and retries of this call.
         """
         url = self.base_url + path
         what = f"GET {path}"
@@ -227,6 +235,8 @@ class Requester:
             async with self.limiter as ticket:  # held for the exchange only
                 headers_out = {**self._headers, "Authorization": f"Bearer {self._key.reveal()}"}
                 self.requests_sent += 1
+                if counter is not None:
+                    counter.requests += 1
                 started = time.perf_counter()
                 try:
                     response = await self.sender.send(url, query, headers_out)
@@ -271,6 +281,8 @@ class Requester:
             else:
                 throttled += 1
             self.retries += 1
+            if counter is not None:
+                counter.retries += 1
             logger.info(
                 "%s: %s; retry %d of %d%s in %.2fs",
                 what,

@@ -2,8 +2,8 @@
 
 Exit codes: 0 success; 1 an unexpected error (a bug: please report it with --verbose);
 2 bad usage (arguments, dates, endpoint, group_by, filters); 3 no API key; 4 the key was
-refused (401/403); 5 another API error; 6 network down or timed out; 7 the output could
-not be written; 8 an optional dependency is missing; 130 interrupted (Ctrl-C).
+refused (401/403); 5 another API error; 6 network down or timed out; 7 the output (or
+the store) could not be written; 8 an optional dependency is missing; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Sequence
 
 from .. import errors
+from ..store._backend import StoreError
 from ._args import build_parser
 from ._commands import COMMANDS, NoKeyError, UsageError
 from ._export import MissingExtraError
@@ -92,6 +93,8 @@ async def _run(args: argparse.Namespace) -> int:
         return _fail(EXIT_NO_KEY, str(exc), verbose)
     except MissingExtraError as exc:
         return _fail(EXIT_MISSING_EXTRA, str(exc), verbose)
+    except StoreError as exc:
+        return _fail(EXIT_OUTPUT, str(exc), verbose)
     except (errors.AuthenticationError, errors.PermissionDeniedError) as exc:
         return _fail(
             EXIT_KEY_REFUSED, f"the API refused the key ({exc.status_code}): {exc.message}", verbose

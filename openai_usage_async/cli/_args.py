@@ -11,7 +11,7 @@ from collections.abc import Callable
 from .._sansio.endpoints import BUCKET_WIDTHS, ENDPOINTS
 from .._version import __version__
 
-__all__ = ["build_parser", "parse_time"]
+__all__ = ["build_parser", "parse_duration", "parse_time"]
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -98,6 +98,18 @@ examples:
   openai-usage summary                      the last 30 days
   openai-usage summary --days 7 --by model
   openai-usage summary --start 2026-10-01 --end 2026-11-01 --by project
+  openai-usage summary --store openai-usage.db   from a store kept by `sync`, offline
+"""
+
+SYNC_EXAMPLES = """\
+examples:
+  openai-usage sync --start 2026-01-01                  every endpoint, daily, into openai-usage.db
+  openai-usage sync                                     later: resume, re-fetch the last 2 days
+  openai-usage sync --store usage.duckdb --bucket-width 1h --endpoints completions,costs
+  openai-usage summary --store openai-usage.db          the report, from the store, no request
+
+The store keeps one table per endpoint and width (costs_1d, completions_1h, ...). Safe to
+kill and re-run; run it every few minutes from cron or a systemd timer.
 """
 
 MAIN_EXAMPLES = """\
@@ -105,6 +117,7 @@ examples:
   openai-usage demo                         the whole thing on the bundled emulator
   openai-usage summary --days 7             needs OPENAI_ADMIN_KEY (an Admin key)
   openai-usage fetch costs --start 30d --format csv -o costs.csv
+  openai-usage sync --start 90d             backfill a local SQLite store, then keep it current
   openai-usage emulator --port 8089         serve the emulator for your own code
 
 Times are UTC; --end is exclusive. Exit codes: 0 ok, 1 unexpected error (a bug),
@@ -169,7 +182,45 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _summary_options(summary)
+    summary.add_argument(
+        "--store",
+        metavar="PATH",
+        help="make the report from this store (see `sync`): no request, no key needed",
+    )
     _global_options(summary, suppress=True)
+
+    sync = commands.add_parser(
+        "sync",
+        help="backfill a local store (SQLite or DuckDB) and keep it current",
+        description="Fetch every endpoint into a local database, resuming where it stopped "
+        "and re-fetching the recent buckets the service may have revised.",
+        epilog=SYNC_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _store_option(sync)
+    sync.add_argument(
+        "--endpoints",
+        default="all",
+        help="all (default: every endpoint with the bucket width) or a comma-separated list",
+    )
+    sync.add_argument("--start", help=f"needed the first time: {TIME_HELP}")
+    sync.add_argument("--end", help="end (exclusive), same forms; default: now")
+    sync.add_argument(
+        "--bucket-width", choices=BUCKET_WIDTHS, default="1d", help="1m, 1h or 1d (default 1d)"
+    )
+    sync.add_argument(
+        "--group-by",
+        default="auto",
+        help="auto (default: every group_by value; costs: all but user_id), none, or a "
+        "comma-separated list",
+    )
+    sync.add_argument(
+        "--overlap",
+        default="2d",
+        help="how far back each sync re-fetches, as revised buckets settle (default 2d; "
+        "also 36h, 90m, or seconds)",
+    )
+    _global_options(sync, suppress=True)
 
     emulator = commands.add_parser(
         "emulator",
@@ -197,6 +248,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _global_options(demo, suppress=True)
     return parser
+
+
+def _store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        metavar="PATH",
+        help="the store: a path ending in .duckdb is DuckDB, any other SQLite "
+        "(default: $OPENAI_USAGE_STORE, else openai-usage.db)",
+    )
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from ``2d``, ``36h``, ``90m``, ``45s``, ``1w`` or plain seconds."""
+    value = text.strip()
+    if value.isdigit():
+        return int(value)
+    relative = _RELATIVE.match(value)
+    if relative is None:
+        raise ValueError(f"{text!r} is not a duration; use 2d, 36h, 90m or seconds")
+    return int(relative.group(1)) * _UNITS[relative.group(2)]
 
 
 def _summary_options(parser: argparse.ArgumentParser) -> None:

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import os
+import re
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -18,12 +20,12 @@ from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
 from ..emulator import run_emulator
 from ..emulator.__main__ import emulator_from_args, serve_forever
 from ..models import KNOWN_RESULT_TYPES, UsageBucket, to_rows
-from ._args import parse_time
-from ._export import atomic_output, make_writer
+from ._args import parse_duration, parse_time
+from ._export import MissingExtraError, atomic_output, make_writer
 from ._output import fit_table, money, number, sparkline, utc
-from ._progress import ProgressLine
+from ._progress import ProgressLine, SyncProgress
 
-__all__ = ["demo", "emulator", "fetch", "summary"]
+__all__ = ["demo", "emulator", "fetch", "summary", "sync"]
 
 DAY = 86_400
 FILTERS = sorted({name for spec in ENDPOINTS.values() for name in spec.filters})
@@ -199,6 +201,11 @@ def _span(args: argparse.Namespace) -> tuple[int, int]:
 
 async def summary(args: argparse.Namespace, client: AsyncUsageClient | None = None) -> int:
     start, end = _span(args)
+    if getattr(args, "store", None):
+        data = await _from_store(args.store, start, end)
+        sys.stdout.write("\n".join(report(data, start, end, args.by)) + "\n")
+        sys.stdout.flush()
+        return 0
     owned = client is None
     client = client or make_client(args)
     try:
@@ -211,6 +218,26 @@ async def summary(args: argparse.Namespace, client: AsyncUsageClient | None = No
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
     return 0
+
+
+async def _from_store(path: str, start: int, end: int) -> dict[str, list[UsageBucket[Any]]]:
+    """What ``gather`` would have returned for the summary, read from a store instead."""
+    from ..store import open_store
+
+    if not await anyio.Path(path).exists():
+        raise UsageError(f"--store: {path} does not exist; create it with `openai-usage sync`")
+    data: dict[str, list[UsageBucket[Any]]] = {}
+    async with open_store(path) as store:
+        for name, own in _USAGE_FOR_SUMMARY.items():
+            try:
+                data[name] = await store.buckets(
+                    name, start_time=start, end_time=end, group_by=(own or {}).get("group_by", ())
+                )
+            except LookupError as exc:
+                if name == "costs":
+                    raise UsageError(f"--store: {exc}") from None
+                data[name] = []  # an endpoint never synced: nothing to report for it
+    return data
 
 
 def _amount(cost: Any) -> float:
@@ -380,9 +407,81 @@ async def demo(args: argparse.Namespace) -> int:
             return await summary(args, client)
 
 
+# -- sync ----------------------------------------------------------------------------------
+
+_FLAGS = {
+    "start_time": "--start",
+    "end_time": "--end",
+    "bucket_width": "--bucket-width",
+    "group_by": "--group-by",
+    "endpoints": "--endpoints",
+    "overlap": "--overlap",
+}
+
+
+def _in_flags(message: str) -> str:
+    """A library message about arguments, said with the command line's flags."""
+    return re.sub(r"\b(" + "|".join(_FLAGS) + r")\b", lambda m: _FLAGS[m.group(1)], message)
+
+
+async def sync(args: argparse.Namespace) -> int:
+    from ..store import open_store
+
+    path = args.store or os.environ.get("OPENAI_USAGE_STORE") or "openai-usage.db"
+    endpoints: str | list[str] = "all"
+    if args.endpoints.strip() != "all":
+        endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
+    group_by: str | list[str] | None = args.group_by.strip()
+    if group_by == "none":
+        group_by = None
+    elif group_by != "auto":
+        group_by = [g.strip() for g in str(group_by).split(",") if g.strip()]
+    try:
+        overlap = parse_duration(args.overlap)
+    except ValueError as exc:
+        raise UsageError(f"--overlap: {exc}") from None
+    start = _time("--start", args.start) if args.start else None
+    end = _time("--end", args.end) if args.end else None
+    async with make_client(args) as client:
+        try:
+            store = open_store(path)
+        except ImportError as exc:
+            raise MissingExtraError(str(exc)) from None
+        try:
+            async with store:
+                line = SyncProgress(store, enabled=not args.quiet)
+                task = asyncio.get_running_loop().create_task(line.run())
+                try:
+                    result = await store.sync(
+                        client,
+                        endpoints=endpoints,
+                        start_time=start,
+                        end_time=end,
+                        bucket_width=args.bucket_width,
+                        group_by=group_by,
+                        overlap=overlap,
+                    )
+                finally:
+                    task.cancel()
+                    with (
+                        anyio.CancelScope(shield=True),
+                        contextlib.suppress(asyncio.CancelledError),
+                    ):
+                        await task
+                    line.clear()
+        except ImportError as exc:
+            raise MissingExtraError(str(exc)) from None
+        except ValueError as exc:
+            raise UsageError(_in_flags(str(exc))) from None
+    sys.stdout.write(f"{result}\nstore: {path}\n")
+    sys.stdout.flush()
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "fetch": fetch,
     "summary": summary,
+    "sync": sync,
     "emulator": emulator,
     "demo": demo,
 }

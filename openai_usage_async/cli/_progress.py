@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import anyio
 
 from .._client import AsyncUsageClient
 
-__all__ = ["ProgressLine"]
+if TYPE_CHECKING:
+    from ..store import Store
+
+__all__ = ["ProgressLine", "SyncProgress"]
 
 
 class ProgressLine:
@@ -63,3 +67,27 @@ class ProgressLine:
             self.stream.write("\r\x1b[2K")
             self.stream.flush()
             self._drawn = False
+
+
+class SyncProgress(ProgressLine):
+    """Windows committed per endpoint, for ``sync``: the slowest endpoints first."""
+
+    def __init__(self, store: Store, *, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self.store = store
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled and self.stream.isatty()
+        self.delay_s = 0.3
+        self._drawn = False
+        self._started = time.monotonic()
+
+    def render(self) -> str:
+        progress = self.store.progress()
+        done = sum(d for d, _ in progress.values())
+        planned = max(1, sum(p for _, p in progress.values()))
+        pending = sorted(
+            ((p - d, name, d, p) for name, (d, p) in progress.items() if d < p), reverse=True
+        )
+        parts = ", ".join(f"{name} {d}/{p}" for _, name, d, p in pending)
+        elapsed = time.monotonic() - self._started
+        line = f"{done}/{planned} windows  {elapsed:.1f}s  {parts}"
+        return line[: max(20, shutil.get_terminal_size().columns - 1)]

@@ -1,0 +1,360 @@
+"""``Store.sync``: every endpoint's windows fetched concurrently, written as they arrive.
+
+The windows of every table (``_plan.plan_fetch``) become cursor chains run by the
+iterator engine's as-ready feed, under the client's one concurrency bound; each chain
+collects its window's buckets and hands the whole window on. A writer task takes the
+windows as they come, batches those already waiting, turns them into tuples
+(``_schema``) and commits each batch in one transaction on the store's writer thread, so
+fetching and writing overlap and memory stays bounded however long the range.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._fanout import AsReadyFeed, Emit, FeedIterator, first_error
+from .._sansio.cursor import Chain
+from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
+from .._sansio.query import Query, to_unix, validate
+from .._sansio.windows import Window, plan_windows
+from ..models import UsageBucket
+from ._backend import WindowRows
+from ._plan import Checkpoint, count_fetch, plan_fetch
+from ._schema import TableSchema, schema_for
+
+if TYPE_CHECKING:
+    from .._client import AsyncUsageClient
+    from . import Store
+
+__all__ = ["EndpointReport", "SyncReport", "sync"]
+
+#: Windows the writer commits in one transaction, at most.
+BATCH_WINDOWS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointReport:
+    """What one sync did for one endpoint (one table)."""
+
+    endpoint: str
+    table: str
+    windows_fetched: int
+    windows_skipped: int
+    buckets_written: int
+    buckets_replaced: int
+    rows_written: int
+    unknown_results: int
+    requests: int
+    retries: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What one sync did, per endpoint; ``str()`` is a one-screen table."""
+
+    endpoints: dict[str, EndpointReport]
+    seconds: float
+
+    @property
+    def rows_written(self) -> int:
+        return sum(r.rows_written for r in self.endpoints.values())
+
+    @property
+    def requests(self) -> int:
+        return sum(r.requests for r in self.endpoints.values())
+
+    def __str__(self) -> str:
+        headers = ("endpoint", "buckets", "rows", "replaced", "requests", "retries", "seconds")
+        rows = [
+            (
+                r.endpoint,
+                f"{r.buckets_written:,}",
+                f"{r.rows_written:,}",
+                f"{r.buckets_replaced:,}",
+                f"{r.requests:,}",
+                f"{r.retries:,}",
+                f"{r.seconds:.1f}",
+            )
+            for r in self.endpoints.values()
+        ]
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+        lines = [
+            "  ".join(
+                h.ljust(w) if i == 0 else h.rjust(w)
+                for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+            )
+        ]
+        for row in rows:
+            lines.append(
+                "  ".join(
+                    c.ljust(w) if i == 0 else c.rjust(w)
+                    for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                )
+            )
+        lines.append(
+            f"{self.rows_written:,} rows in {self.seconds:.1f}s, {self.requests:,} requests"
+        )
+        return "\n".join(lines)
+
+
+@dataclass
+class _Tally:
+    """Per-endpoint counters while a sync runs (also the requester's counter)."""
+
+    schema: TableSchema
+    skipped: int = 0
+    fetched: int = 0
+    buckets: int = 0
+    replaced: int = 0
+    rows: int = 0
+    unknown: int = 0
+    planned: int = 0
+    requests: int = 0
+    retries: int = 0
+    finished_at: float | None = None
+
+
+@dataclass
+class _Job:
+    """One table's part of a sync: its query and the windows it must fetch."""
+
+    tally: _Tally
+    chains: Iterator[Chain]
+    count: int
+    group_by: tuple[str, ...] = field(default=())
+
+
+def _chains(query: Query, windows: Iterator[Window]) -> Iterator[Chain]:
+    """One chain per window, made as the fetcher pulls them."""
+    return (Chain(query, w) for w in windows)
+
+
+def _auto_group_by(endpoint: str) -> tuple[str, ...]:
+    spec = ENDPOINTS[endpoint]
+    if endpoint == "costs":  # the costs endpoint is grouped by everything but user_id
+        return tuple(g for g in spec.group_by if g != "user_id")
+    return spec.group_by
+
+
+def _seconds(name: str, value: object) -> int:
+    if isinstance(value, dt.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise ValueError(f"{name}: expected a timedelta or seconds, got {value!r}")
+    if seconds < 0:
+        raise ValueError(f"{name}: {value!r} is negative")
+    return int(seconds)
+
+
+def _endpoint_names(endpoints: str | Sequence[str], width: str) -> list[str]:
+    if endpoints == "all":
+        return [n for n, s in ENDPOINTS.items() if width in s.limits]
+    if isinstance(endpoints, str) or not isinstance(endpoints, Sequence):
+        raise ValueError(
+            f"endpoints: expected 'all' or a list of endpoint names, got {endpoints!r}"
+        )
+    names = list(dict.fromkeys(endpoints))
+    if not names:
+        raise ValueError("endpoints: empty; pass 'all' or at least one endpoint name")
+    for name in names:
+        if name not in ENDPOINTS:
+            known = ", ".join(ENDPOINTS)
+            raise ValueError(f"endpoints: unknown endpoint {name!r} (known: {known})")
+    return names
+
+
+def _group_by(endpoint: str, group_by: object) -> tuple[str, ...]:
+    if group_by == "auto":
+        return _auto_group_by(endpoint)
+    if group_by is None:
+        return ()
+    query = validate(ENDPOINTS[endpoint], start_time=0, group_by=group_by)
+    return tuple(g for g in ENDPOINTS[endpoint].group_by if g in query.group_by)
+
+
+async def sync(
+    store: Store,
+    client: AsyncUsageClient,
+    *,
+    endpoints: str | Sequence[str] = "all",
+    start_time: int | dt.datetime | None = None,
+    end_time: int | dt.datetime | None = None,
+    bucket_width: str = "1d",
+    group_by: object = "auto",
+    overlap: dt.timedelta | float = dt.timedelta(days=2),
+) -> SyncReport:
+    """See :meth:`Store.sync`."""
+    started = time.perf_counter()
+    clock = client._requester.clock
+    if bucket_width not in WIDTH_SECONDS:
+        raise ValueError(f"bucket_width: {bucket_width!r} is not one of 1m, 1h, 1d")
+    width = WIDTH_SECONDS[bucket_width]
+    names = _endpoint_names(endpoints, bucket_width)
+    overlap_s = _seconds("overlap", overlap)
+    now = int(clock())
+    end = to_unix("end_time", end_time) if end_time is not None else now
+    start = None if start_time is None else to_unix("start_time", start_time)
+    if start is not None:
+        start -= start % width  # whole buckets only: a table never holds a partial first one
+        if end <= start:
+            raise ValueError(f"end_time: {end} is not after start_time ({start})")
+    groupings = {name: _group_by(name, group_by) for name in names}
+    for name in names:  # every argument checked before any request or table
+        validate(
+            ENDPOINTS[name],
+            start_time=start if start is not None else 0,
+            end_time=end,
+            bucket_width=bucket_width,
+            group_by=groupings[name] or None,
+        )
+    jobs: list[_Job] = []
+    for name in names:
+        schema = schema_for(name, bucket_width)
+        checkpoints: list[Checkpoint] = await store._run(
+            store._backend_or_raise().prepare, schema, groupings[name]
+        )
+        first = start if start is not None else min((c.start for c in checkpoints), default=None)
+        if first is None:
+            raise ValueError(
+                f"start_time: {schema.name} has never been synced, so there is nothing to "
+                "resume from: give a start_time for its first sync"
+            )
+        tally = _Tally(schema)
+        if end <= first:
+            jobs.append(_Job(tally, iter(()), 0))
+            continue
+        query = validate(
+            ENDPOINTS[name],
+            start_time=first,
+            end_time=end,
+            bucket_width=bucket_width,
+            group_by=groupings[name] or None,
+        )
+        plan = {"width_s": width, "overlap_s": overlap_s, "size": query.page_size}
+        count = count_fetch(first, end, checkpoints, **plan)
+        tally.skipped = len(plan_windows(first, end, width, query.page_size)) - count
+        chains = _chains(query, plan_fetch(first, end, checkpoints, **plan))
+        tally.planned = count
+        jobs.append(_Job(tally, chains, count, groupings[name]))
+    by_endpoint = {job.tally.schema.spec.name: job.tally for job in jobs}
+    store._live = {name: (0, t.planned) for name, t in by_endpoint.items()}
+    total = sum(job.count for job in jobs)
+    if total:
+        await _fetch_and_write(store, client, jobs, by_endpoint, total, clock)
+    elapsed = time.perf_counter() - started
+    return SyncReport(
+        {
+            name: EndpointReport(
+                endpoint=name,
+                table=t.schema.name,
+                windows_fetched=t.fetched,
+                windows_skipped=t.skipped,
+                buckets_written=t.buckets,
+                buckets_replaced=t.replaced,
+                rows_written=t.rows,
+                unknown_results=t.unknown,
+                requests=t.requests,
+                retries=t.retries,
+                seconds=(t.finished_at - started) if t.finished_at is not None else 0.0,
+            )
+            for name, t in by_endpoint.items()
+        },
+        elapsed,
+    )
+
+
+_Fetched = tuple[Chain, list[UsageBucket[Any]], int]
+
+
+async def _fetch_and_write(
+    store: Store,
+    client: AsyncUsageClient,
+    jobs: list[_Job],
+    tallies: dict[str, _Tally],
+    total: int,
+    clock: Any,
+) -> None:
+    requester = client._requester
+    endpoints = client.usage._endpoints
+    progress = client._progress
+
+    async def follow(chain: Chain, emit: Emit[_Fetched]) -> None:
+        name = chain.query.spec.name
+        endpoint, tally = endpoints[name], tallies[name]
+        fetched_at = int(clock())
+        buckets: list[UsageBucket[Any]] = []
+        while not chain.done:
+            pairs = chain.next_request(clock())
+            page = await requester.get(chain.query.spec.path, pairs, endpoint._decipher, tally)
+            new = chain.feed(page)
+            buckets += new
+            progress.pages += 1
+            progress.buckets += len(new)
+        progress.windows_done += 1
+        await emit((chain, buckets, fetched_at))
+
+    chains = itertools.chain.from_iterable(job.chains for job in jobs)
+    feed: AsReadyFeed[_Fetched] = AsReadyFeed(chains, follow, 2 * client.max_concurrency)
+    windows: FeedIterator[_Fetched] = FeedIterator(
+        feed, windows=total, progress=client._progress, register=client._register
+    )
+    send, receive = anyio.create_memory_object_stream[_Fetched](BATCH_WINDOWS)
+
+    async def write() -> None:
+        async with receive:
+            async for first in receive:
+                batch = [first]
+                while len(batch) < BATCH_WINDOWS:
+                    try:
+                        batch.append(receive.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                await _commit(store, batch, tallies)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(write)
+            async with send, windows:
+                async for item in windows:
+                    await send.send(item)
+    except BaseExceptionGroup as group:
+        raise _cause(group) from None
+
+
+def _cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error that stopped the sync: not the broken stream it left behind."""
+    _, rest = group.split((anyio.BrokenResourceError, anyio.ClosedResourceError))
+    return first_error(rest if rest is not None else group)
+
+
+async def _commit(store: Store, batch: list[_Fetched], tallies: dict[str, _Tally]) -> None:
+    prepared = []
+    for chain, buckets, fetched_at in batch:
+        tally = tallies[chain.query.spec.name]
+        window = chain.window
+        assert window is not None
+        rows = list(tally.schema.rows(buckets))
+        tally.unknown += tally.schema.unknown(buckets)
+        prepared.append(
+            WindowRows(tally.schema, window.start, window.end, fetched_at, rows, len(buckets))
+        )
+    replaced = await store._run(store._backend_or_raise().write, prepared)
+    now = time.perf_counter()
+    for w, n in zip(prepared, replaced, strict=True):
+        tally = tallies[w.schema.spec.name]
+        tally.fetched += 1
+        tally.buckets += w.buckets
+        tally.replaced += n
+        tally.rows += len(w.rows)
+        tally.finished_at = now
+        store._live[w.schema.spec.name] = (tally.fetched, tally.planned)

@@ -1,0 +1,282 @@
+"""`openai-usage sync` and `summary --store`, as users run them: real subprocesses.
+
+The kill tests SIGKILL a real sync at several points (some mid-transaction, by chance)
+and run it again: the store must end row for row what an uninterrupted sync stores, and
+windows that committed are not fetched again.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from openai_usage_async.emulator import Emulator, serve_in_thread
+from tests.cli.conftest import run_cli, start_cli
+from tests.helpers import DAY, NOW, TEST_KEY
+from tests.store.conftest import ordered
+
+TODAY = NOW // DAY * DAY
+START = TODAY - 60 * DAY
+TABLES = ("costs_1d", "completions_1h", "embeddings_1h")
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Emulator]:
+    with serve_in_thread(now=NOW) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emu(served: Emulator) -> Emulator:
+    served.faults.clear()
+    served.latency_ms = 0
+    served.reset_statistics()
+    return served
+
+
+def sync_args(emu: Emulator, store: pathlib.Path, *extra: str) -> list[str]:
+    assert emu.base_url is not None
+    return ["sync", "--store", str(store), "--base-url", emu.base_url, "-q", *extra]
+
+
+def run_sync(emu: Emulator, store: pathlib.Path, *extra: str) -> None:
+    for width, endpoints in (("1d", "costs"), ("1h", "completions,embeddings")):
+        args = ["--start", str(START), "--end", str(TODAY), "--bucket-width", width]
+        done = run_cli(*sync_args(emu, store, *args, "--endpoints", endpoints, *extra))
+        assert done.returncode == 0, done.stderr
+
+
+def dump(store: pathlib.Path) -> dict[str, list[tuple[Any, ...]]]:
+    if store.suffix == ".duckdb":
+        import duckdb
+
+        with duckdb.connect(str(store), read_only=True) as ddb:
+            return {t: ordered(ddb.execute(f'SELECT * FROM "{t}"').fetchall()) for t in TABLES}
+    with sqlite3.connect(store) as db:
+        return {t: ordered(list(db.execute(f'SELECT * FROM "{t}"'))) for t in TABLES}
+
+
+def committed(store: pathlib.Path) -> list[tuple[str, int, int]]:
+    if not store.exists():
+        return []
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+            return list(
+                db.execute("SELECT table_name, start_time, end_time FROM _openai_usage_windows")
+            )
+    except sqlite3.OperationalError:
+        return []  # not created yet
+
+
+def test_sync_then_summary_from_the_store(emu: Emulator, tmp_path: pathlib.Path) -> None:
+    store = tmp_path / "usage.db"
+    args = ["--start", str(TODAY - 30 * DAY), "--end", str(TODAY)]
+    done = run_cli(*sync_args(emu, store, *args))
+    assert done.returncode == 0, done.stderr
+    header = done.stdout.splitlines()[0].split()
+    assert header == ["endpoint", "buckets", "rows", "replaced", "requests", "retries", "seconds"]
+    assert any(line.startswith("costs ") for line in done.stdout.splitlines())
+    assert f"store: {store}" in done.stdout
+    online = run_cli(
+        "summary",
+        "--base-url",
+        emu.base_url or "",
+        "--start",
+        str(TODAY - 30 * DAY),
+        "--end",
+        str(TODAY),
+    )
+    emu.reset_statistics()
+    offline = run_cli(
+        "summary",
+        "--store",
+        str(store),
+        "--start",
+        str(TODAY - 30 * DAY),
+        "--end",
+        str(TODAY),
+        key=None,
+    )
+    assert offline.returncode == 0, offline.stderr
+    assert emu.statistics().requests_total == 0  # no request, no key
+    assert offline.stdout == online.stdout  # the same report
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "message"),
+    [
+        (
+            [],
+            2,
+            "--start: completions_1d has never been synced, so there is nothing to resume "
+            "from: give a --start for its first sync",
+        ),
+        (["--start", "30d", "--overlap", "soon"], 2, "--overlap: 'soon' is not a duration"),
+        (["--start", "30d", "--endpoints", "teleports"], 2, "--endpoints: unknown endpoint"),
+        (["--start", "30d", "--group-by", "size", "--endpoints", "costs"], 2, "--group-by: 'size'"),
+    ],
+)
+def test_usage_errors_name_the_flag(
+    emu: Emulator, tmp_path: pathlib.Path, extra: list[str], code: int, message: str
+) -> None:
+    done = run_cli(*sync_args(emu, tmp_path / "usage.db", *extra))
+    assert done.returncode == code
+    assert done.stderr.startswith(f"openai-usage: error: {message}")
+    assert emu.statistics().requests_total == 0
+
+
+def test_a_grouping_clash_is_a_usage_error_and_changes_nothing(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    store = tmp_path / "usage.db"
+    first = ["--start", str(TODAY - 10 * DAY), "--end", str(TODAY), "--endpoints", "costs"]
+    assert run_cli(*sync_args(emu, store, *first, "--group-by", "project_id")).returncode == 0
+    before = sqlite3.connect(store).execute("SELECT COUNT(*) FROM costs_1d").fetchone()
+    done = run_cli(*sync_args(emu, store, *first))
+    assert done.returncode == 2
+    assert "--group-by: costs_1d was first synced grouped by project_id" in done.stderr
+    assert sqlite3.connect(store).execute("SELECT COUNT(*) FROM costs_1d").fetchone() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not a database at all\n" * 50, "not an SQLite database"),
+        (None, "cannot write the store there"),
+    ],
+)
+def test_store_errors_exit_7(
+    emu: Emulator, tmp_path: pathlib.Path, content: bytes | None, message: str
+) -> None:
+    store = tmp_path / "usage.db" if content is not None else tmp_path / "missing" / "usage.db"
+    if content is not None:
+        store.write_bytes(content)
+    done = run_cli(*sync_args(emu, store, "--start", "10d"))
+    assert done.returncode == 7
+    assert done.stderr.startswith(f"openai-usage: error: {store}: {message}")
+    if content is not None:
+        assert store.read_bytes() == content
+
+
+def test_the_duckdb_store_without_the_extra_names_it(emu: Emulator, tmp_path: pathlib.Path) -> None:
+    shadow = tmp_path / "shadow" / "duckdb"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('No module named duckdb')\n")
+    done = run_cli(
+        *sync_args(emu, tmp_path / "usage.duckdb", "--start", "2d", "--endpoints", "costs"),
+        PYTHONPATH=str(shadow.parent),
+    )
+    assert done.returncode == 8
+    assert "pip install 'openai_usage_async[duckdb]'" in done.stderr
+    assert emu.statistics().requests_total == 0
+
+
+@pytest.fixture(scope="module")
+def reference(served: Emulator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What an uninterrupted sync stores."""
+    store = tmp_path_factory.mktemp("reference") / "reference.db"
+    run_sync(served, store)
+    return dump(store)
+
+
+@pytest.mark.parametrize("kill_after", [0, 1, 4, 9, 15])
+def test_killed_at_any_moment_then_resumed_equals_an_uninterrupted_sync(
+    emu: Emulator, tmp_path: pathlib.Path, kill_after: int, reference: dict[str, Any]
+) -> None:
+    """SIGKILL once ``kill_after`` windows have committed (0: as soon as the file exists);
+    the writer may be mid-transaction then, or not: both must resume the same."""
+    emu.latency_ms = 60
+    store = tmp_path / "usage.db"
+    args = [
+        "--start",
+        str(START),
+        "--end",
+        str(TODAY),
+        "--bucket-width",
+        "1h",
+        "--endpoints",
+        "completions,embeddings",
+        "--concurrency",
+        "2",
+    ]
+    proc = start_cli(*sync_args(emu, store, *args), stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if store.exists() and len(committed(store)) >= kill_after:
+            break
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()  # reaps it and closes its pipe
+    assert proc.returncode == -signal.SIGKILL
+    survived = committed(store)
+    assert kill_after <= len(survived) < 18  # killed before the end (2 endpoints x 9 windows)
+    emu.latency_ms = 0
+    emu.reset_statistics()
+    run_sync(emu, store)
+    assert dump(store) == reference
+    # What committed before the kill was not fetched again (the range is long settled).
+    asked = [
+        (r.endpoint, int(dict(r.query)["start_time"]))
+        for r in emu.requests
+        if r.endpoint in ("completions", "embeddings")
+    ]
+    for table, start, end in survived:
+        if table.endswith("_1h"):
+            endpoint = table.removesuffix("_1h")
+            assert not any(e == endpoint and start <= s < end for e, s in asked), (table, start)
+
+
+def test_a_store_path_from_the_environment(emu: Emulator, tmp_path: pathlib.Path) -> None:
+    store = tmp_path / "from-env.db"
+    assert emu.base_url is not None
+    done = run_cli(
+        "sync",
+        "--base-url",
+        emu.base_url,
+        "-q",
+        "--start",
+        "3d",
+        "--endpoints",
+        "costs",
+        OPENAI_USAGE_STORE=str(store),
+    )
+    assert done.returncode == 0, done.stderr
+    assert store.exists() and f"store: {store}" in done.stdout
+    assert TEST_KEY not in store.read_bytes().decode("latin-1")
+
+
+@pytest.mark.parametrize("kill_after_s", [0.6, 0.9, 1.2])
+def test_a_killed_duckdb_sync_resumes_the_same(
+    emu: Emulator, tmp_path: pathlib.Path, kill_after_s: float, reference: dict[str, Any]
+) -> None:
+    """DuckDB locks its file against other processes, so these kills go by the clock."""
+    pytest.importorskip("duckdb", reason="the duckdb extra is not installed")
+    emu.latency_ms = 60
+    store = tmp_path / "usage.duckdb"
+    args = [
+        "--start",
+        str(START),
+        "--end",
+        str(TODAY),
+        "--bucket-width",
+        "1h",
+        "--endpoints",
+        "completions,embeddings",
+        "--concurrency",
+        "2",
+    ]
+    proc = start_cli(*sync_args(emu, store, *args), stderr=subprocess.DEVNULL)
+    time.sleep(kill_after_s)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    emu.latency_ms = 0
+    run_sync(emu, store)
+    assert dump(store) == reference

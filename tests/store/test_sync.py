@@ -1,0 +1,227 @@
+"""store.sync against the emulator over loopback, in SQLite and in DuckDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+import re
+
+import anyio
+import pytest
+
+from openai_usage_async import AsyncUsageClient
+from openai_usage_async._sansio.endpoints import ENDPOINTS
+from openai_usage_async.emulator import Emulator, Fault
+from openai_usage_async.store import Store, StoreError, open_store
+from openai_usage_async.store._schema import schema_for
+from openai_usage_async.store._sync import _auto_group_by
+from tests.helpers import DAY, NOW
+from tests.store.conftest import insert_rows, ordered, table_rows
+
+TODAY = NOW // DAY * DAY
+T0 = TODAY - 10 * DAY  # ten whole days, then the partial day up to NOW
+SETTLED = TODAY - 2 * DAY  # a sync at NOW re-fetches from here next time (overlap 2 days)
+
+
+async def expected(client: AsyncUsageClient, name: str, start: int, end: int) -> list[tuple]:
+    schema = schema_for(name, "1d")
+    buckets = await getattr(client.usage, name).list(
+        start_time=start, end_time=end, group_by=list(_auto_group_by(name))
+    )
+    return ordered(list(schema.rows(buckets)))
+
+
+async def test_a_full_sync_equals_list_row_for_row(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    report = await store.sync(client, start_time=T0)
+    assert set(report.endpoints) == set(ENDPOINTS)
+    for name in ENDPOINTS:
+        want = await expected(client, name, T0, NOW)
+        got = await table_rows(store, schema_for(name, "1d"))
+        assert got == want, name
+        assert report.endpoints[name].rows_written == len(want)
+        assert report.endpoints[name].buckets_written == 11  # 10 days and the partial one
+        assert report.endpoints[name].buckets_replaced == 0
+    # Sums over a table equal the service's ungrouped totals.
+    totals = await client.usage.completions.list(start_time=T0, end_time=NOW)
+    db = store._backend_or_raise()
+    [(tokens,)] = await store._run(db.execute, 'SELECT SUM(input_tokens) FROM "completions_1d"')
+    assert tokens == sum(r.input_tokens for b in totals for r in b.results)
+    costs = await client.usage.costs.list(start_time=T0, end_time=NOW)
+    [(amount,)] = await store._run(db.execute, 'SELECT SUM(amount_value) FROM "costs_1d"')
+    assert amount == pytest.approx(sum(r.amount.value for b in costs for r in b.results))
+
+
+async def test_a_resync_with_nothing_new_fetches_only_the_overlap(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    await store.sync(client, start_time=T0, endpoints=["costs", "completions"])
+    before = await table_rows(store, schema_for("completions", "1d"))
+    had = {
+        name: {r[0] for r in await table_rows(store, schema_for(name, "1d")) if r[0] >= SETTLED}
+        for name in ("costs", "completions")
+    }
+    emulator.reset_statistics()
+    report = await store.sync(client, endpoints=["costs", "completions"])
+    for name in ("costs", "completions"):
+        r = report.endpoints[name]
+        assert 1 <= r.requests <= 2 and r.windows_fetched == 1
+        assert r.buckets_written == 3  # from NOW - 2 days, aligned down, to NOW
+        assert r.buckets_replaced == len(had[name])
+    assert emulator.statistics().requests_total == report.requests
+    assert await table_rows(store, schema_for("completions", "1d")) == before
+
+
+async def test_an_incremental_sync_adds_replaces_and_touches_nothing_else(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    await store.sync(client, start_time=T0, endpoints=["completions"])
+    schema = schema_for("completions", "1d")
+    first = await table_rows(store, schema)
+    old = [r for r in first if r[0] < SETTLED]
+    had = {r[0] for r in first if r[0] >= SETTLED}
+    # A group that vanished upstream, in the overlap: the re-fetch must remove it.
+    stray = (TODAY - DAY, TODAY, "proj_gone") + (None,) * (len(schema.columns) - 3)
+    await insert_rows(store, schema, [stray])
+    emulator.now = NOW + DAY + 3600
+    emulator.revise()
+    report = await store.sync(client, endpoints=["completions"])
+    got = await table_rows(store, schema)
+    assert got == await expected(client, "completions", T0, NOW + DAY + 3600)
+    assert all(r[2] != "proj_gone" for r in got)
+    assert [r for r in got if r[0] < SETTLED] == old  # settled buckets untouched
+    r = report.endpoints["completions"]
+    assert r.buckets_written == 4  # 3 in the overlap, 1 new
+    assert r.buckets_replaced == len(had | {TODAY - DAY})
+
+
+async def test_a_first_sync_needs_a_start(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    with pytest.raises(ValueError, match=r"^start_time: costs_1d has never been synced"):
+        await store.sync(client, endpoints=["costs"])
+    assert emulator.statistics().requests_total == 0
+
+
+async def test_a_table_keeps_its_grouping(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    await store.sync(client, start_time=T0, endpoints=["costs"], group_by=["project_id"])
+    emulator.reset_statistics()
+    with pytest.raises(
+        ValueError, match=r"^group_by: costs_1d was first synced grouped by project_id"
+    ):
+        await store.sync(client, endpoints=["costs"])  # auto: every group
+    assert emulator.statistics().requests_total == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "match"),
+    [
+        ({"endpoints": ["teleports"]}, r"^endpoints: unknown endpoint 'teleports'"),
+        ({"endpoints": "costs"}, r"^endpoints: expected 'all' or a list"),
+        ({"bucket_width": "1w"}, r"^bucket_width: '1w'"),
+        ({"endpoints": ["costs"], "bucket_width": "1h"}, r"^bucket_width: '1h' is not supported"),
+        ({"group_by": ["size"], "endpoints": ["costs"]}, r"^group_by: 'size'"),
+        ({"overlap": "2d"}, r"^overlap: expected a timedelta"),
+        ({"overlap": dt.timedelta(days=-1)}, r"^overlap: .* is negative"),
+        ({"end_time": T0 - DAY}, r"^end_time: .* is not after start_time"),
+    ],
+)
+async def test_bad_arguments_are_refused_before_any_request(
+    emulator: Emulator, client: AsyncUsageClient, store: Store, arguments: dict, match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        await store.sync(client, **{"start_time": T0, **arguments})
+    assert emulator.statistics().requests_total == 0
+
+
+async def test_faults_during_a_sync_lose_and_duplicate_nothing(
+    emulator: Emulator, client: AsyncUsageClient, store_path: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    clean_path = tmp_path / ("clean" + store_path.suffix)
+    async with open_store(clean_path) as clean:
+        await clean.sync(client, start_time=T0 - 60 * DAY, endpoints=["costs", "embeddings"])
+        want = {n: await table_rows(clean, schema_for(n, "1d")) for n in ("costs", "embeddings")}
+    # Faults are checked in order: requests 1-2 get a 500, the 3rd is dropped mid-body, the
+    # 4th ends its chain early; and beyond 2 in flight, 429s.
+    emulator.faults = [
+        Fault(status=500, first=2),
+        Fault(kind="drop_mid_body", first=1),
+        Fault(kind="early_end", keep=1, first=1),
+    ]
+    emulator.max_concurrent = 2
+    async with open_store(store_path) as store:
+        report = await store.sync(
+            client, start_time=T0 - 60 * DAY, endpoints=["costs", "embeddings"]
+        )
+        for name in ("costs", "embeddings"):
+            assert await table_rows(store, schema_for(name, "1d")) == want[name]
+    assert report.endpoints["costs"].retries + report.endpoints["embeddings"].retries >= 3
+    assert all(f.fired == 1 or f.fired == 2 for f in emulator.faults)
+
+
+async def test_unknown_results_are_counted_not_stored(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    emulator.unknown_tag = True
+    report = await store.sync(client, start_time=T0, endpoints=["images"])
+    assert report.endpoints["images"].unknown_results == 11  # one per bucket
+    got = await table_rows(store, schema_for("images", "1d"))
+    assert len(got) == report.endpoints["images"].rows_written > 0
+
+
+async def test_a_file_that_is_not_a_database(
+    client: AsyncUsageClient, store_path: pathlib.Path
+) -> None:
+    await anyio.Path(store_path).write_bytes(b"this is a spreadsheet, honest\n" * 100)
+    with pytest.raises(StoreError, match=f"^{re.escape(str(store_path))}: not an? .*database"):
+        async with open_store(store_path):
+            pass
+    left = await anyio.Path(store_path).read_bytes()
+    assert left.startswith(b"this is a spreadsheet")  # left alone
+
+
+async def test_a_path_that_cannot_be_written(store_path: pathlib.Path) -> None:
+    missing = store_path.parent / "no" / "such" / "dir" / store_path.name
+    with pytest.raises(StoreError, match=f"^{re.escape(str(missing))}: cannot write the store"):
+        async with open_store(missing):
+            pass
+
+
+async def test_read_back_as_buckets(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    await store.sync(client, start_time=T0, endpoints=["costs"])
+    back = await store.buckets("costs", start_time=T0, end_time=NOW, group_by=["line_item"])
+    direct = await client.usage.costs.list(start_time=T0, end_time=NOW, group_by="line_item")
+
+    assert [(b.start_time, b.end_time) for b in back] == [
+        (b.start_time, b.end_time) for b in direct
+    ]
+    for a, b in zip(back, direct, strict=True):
+        mine = {r.line_item: r.amount.value for r in a.results}
+        theirs = {r.line_item: r.amount.value for r in b.results}
+        assert mine == pytest.approx(theirs, rel=1e-9)
+    with pytest.raises(LookupError, match="sync it first"):
+        await store.buckets("images", start_time=T0, end_time=NOW)
+
+
+async def test_a_full_disk_leaves_the_store_as_it_was(
+    emulator: Emulator, client: AsyncUsageClient, tmp_path: pathlib.Path
+) -> None:
+    """SQLite's page limit stands in for a full disk: same error, SQLITE_FULL."""
+    async with open_store(tmp_path / "usage.db") as store:
+        await store.sync(client, start_time=T0, endpoints=["completions"])
+        schema = schema_for("completions", "1d")
+        before = await table_rows(store, schema)
+        db = store._backend_or_raise()
+        windows = await store._run(db.execute, "SELECT * FROM _openai_usage_windows")
+        [(pages,)] = await store._run(db.execute, "PRAGMA page_count")
+        await store._run(db.execute, f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(StoreError, match="disk is full"):
+            await store.sync(client, start_time=T0 - 300 * DAY, endpoints=["completions"])
+        # Nothing half-written: the rows and checkpoints are those of the last good sync.
+        assert await table_rows(store, schema) == before
+        assert await store._run(db.execute, "SELECT * FROM _openai_usage_windows") == windows
