@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
+import sqlite3
 
 import aiohttp
 
@@ -11,8 +12,10 @@ from benchmarks import __main__ as runner
 from benchmarks import bench_backfill as backfill
 from benchmarks import bench_decode as decode
 from benchmarks import bench_first_bucket as first_bucket
+from benchmarks import bench_sync as sync_bench
 from benchmarks._emulator import NOW, emulator_process
 from openai_usage_async.emulator import Emulator
+from openai_usage_async.store._schema import schema_for
 
 TINY = backfill.Scenario("tiny", ("completions",), 3, "1h", ("model",))
 TINY_ALL = backfill.Scenario("tiny, all endpoints", ("costs", "images"), 40, "1d")
@@ -104,3 +107,54 @@ def test_first_bucket_and_storm_at_tiny_sizes() -> None:
     assert "time to first bucket, 1 vs 2 days of 1m, limit 60" in summary
     assert "peak RSS reading the first 100 buckets, 1 vs 2 days" in summary
     assert "429 storm, 2 in flight: wall time vs the SDK's loop" in summary
+
+
+async def test_sync_floor_and_sdk_loop_write_the_same_rows(tmp_path: pathlib.Path) -> None:
+    schema = schema_for("completions", "1h")
+
+    def stored(path: pathlib.Path) -> list[tuple[object, ...]]:
+        db = sqlite3.connect(path)
+        try:
+            return sorted(db.execute(f"SELECT * FROM {schema.name}").fetchall(), key=repr)
+        finally:
+            db.close()
+
+    async with Emulator(now=NOW) as emu:
+        assert emu.base_url is not None
+        _, buckets = await sync_bench.fetch(emu.base_url, 3)
+        assert len(buckets) == 72
+        expected = sorted(schema.rows(buckets), key=repr)
+        assert len(expected) > 72  # grouped by model and project: several rows a bucket
+        _, ours = await sync_bench.ours(emu.base_url, str(tmp_path / "ours.db"), 3)
+        _, sdk = await sync_bench.official_sdk(emu.base_url, str(tmp_path / "sdk.db"), 3)
+        assert ours == sdk == len(expected)
+        assert stored(tmp_path / "ours.db") == stored(tmp_path / "sdk.db") == expected
+        seconds, requests = await sync_bench.resync(emu.base_url, str(tmp_path / "ours.db"))
+        assert 1 <= requests <= 2 and seconds > 0
+        assert stored(tmp_path / "ours.db") == expected  # the overlap replaced, not added
+    assert sync_bench.bare_insert(str(tmp_path / "bare.db"), expected) > 0
+    assert stored(tmp_path / "bare.db") == expected
+
+
+def test_sync_measurement_at_tiny_sizes() -> None:
+    lines, synced = runner.measure_sync(2, 1, [1, 2])
+    f = synced.figures
+    assert f.days == 2 and f.rows > 48
+    assert f.sqlite_rows == f.duckdb_rows == f.sdk_rows == f.rows  # every writer, every row
+    assert 1 <= f.resync_requests <= 2
+    assert all(s > 0 for s in (f.fetch_s, f.insert_s, f.sqlite_s, f.duckdb_s, f.sdk_s))
+    assert sorted(synced.rss) == [1, 2]
+    (mib1, rows1, _), (mib2, rows2, _) = synced.rss[1], synced.rss[2]
+    assert mib1 > 10 and mib2 > 10 and 0 < rows1 < rows2 <= 2 * 1440
+    assert (
+        lines[0] == "### Syncing 2 days of hourly completions by model and project, 50 ms latency"
+    )
+    summary = "\n".join(runner.targets([], {}, {}, synced=synced))
+    for label in (
+        "sync 2 days of hourly completions by model and project into SQLite",
+        "sync 2 days of hourly completions by model and project into DuckDB",
+        "against the SDK's next_page loop writing to SQLite",
+        "re-sync with nothing new",
+        "peak RSS syncing 1 vs 2 days of 1m embeddings",
+    ):
+        assert label in summary

@@ -47,6 +47,19 @@ def test_emulator_all_is_sorted_and_complete() -> None:
             assert obj.__doc__, name
 
 
+def test_store_all_is_sorted_complete_and_documented() -> None:
+    import openai_usage_async.store as store
+
+    assert list(store.__all__) == sorted(store.__all__, key=isort_style)
+    public = {n for n in vars(store) if not n.startswith("_")}
+    imported = {"annotations", "anyio", "dt", "os", "sync", "q", "schema_for", "to_unix"}
+    imported |= {"Any", "Callable", "Self", "Sequence", "TYPE_CHECKING", "TypeVar", "T"}
+    imported |= {"ENDPOINTS", "WIDTH_SECONDS", "CostAmount", "UsageBucket", "SQLBackend"}
+    assert set(store.__all__) == public - imported
+    for name in store.__all__:
+        assert getattr(store, name).__doc__, name
+
+
 def test_version_is_the_one_string() -> None:
     from openai_usage_async._version import __version__
 
@@ -58,7 +71,7 @@ def test_package_all_is_the_contract() -> None:
     names = list(openai_usage_async.__all__)
     assert names == sorted(names, key=isort_style)
     public = {n for n in vars(openai_usage_async) if not n.startswith("_")} | {"__version__"}
-    submodules = {"errors", "models", "emulator", "cli"}
+    submodules = {"errors", "models", "emulator", "cli", "store"}
     assert set(names) == public - submodules
     for name in ["AsyncUsageClient", "UsagePage", "UsageBucket", "UnknownResult", "APIError"]:
         assert name in names

@@ -5,7 +5,8 @@ sit beside the data: ``_openai_usage_tables`` (each data table's endpoint, width
 grouping) and ``_openai_usage_windows`` (the checkpoints of ``_plan.py``). A batch of
 windows commits in one transaction: for each window, the rows of every bucket that starts
 in it are deleted (groups that vanished upstream vanish too; NULL group columns make a
-key useless for this), the new rows inserted, and its checkpoint written. So a bucket is
+key useless for this), the new rows inserted, and its checkpoint written. A table's
+index is built after its first load rather than kept up row by row. So a bucket is
 stored whole or not at all, and a sync killed at any point resumes from what committed.
 """
 
@@ -39,6 +40,9 @@ class WindowRows:
     fetched_at: int
     rows: list[tuple[Any, ...]]
     buckets: int
+    #: No checkpoint overlapped it when the sync began: rows are only ever written with
+    #: their checkpoint, so the range holds no row, and nothing needs deleting.
+    fresh: bool = False
 
 
 def q(name: str) -> str:
@@ -100,30 +104,42 @@ class SQLBackend(abc.ABC):
             self.rollback()
             raise
 
+    def look(self, schema: TableSchema, group_by: tuple[str, ...]) -> list[Checkpoint] | None:
+        """Check the table's grouping, changing nothing; its checkpoints, None if new."""
+        stored = self.execute(f"SELECT group_by FROM {TABLES} WHERE name = ?", (schema.name,))
+        if not stored:
+            return None
+        self._check_grouping(schema, stored[0][0], group_by)
+        found = self.execute(
+            f"SELECT start_time, end_time, fetched_at FROM {WINDOWS} WHERE table_name = ?"
+            " ORDER BY start_time",
+            (schema.name,),
+        )
+        return [Checkpoint(int(s), int(e), int(f)) for s, e, f in found]
+
+    @staticmethod
+    def _check_grouping(schema: TableSchema, stored: str, group_by: tuple[str, ...]) -> None:
+        if stored != ",".join(group_by):
+            had = stored.replace(",", ", ") or "nothing (ungrouped)"
+            asked = ", ".join(group_by) or "nothing (ungrouped)"
+            raise ValueError(
+                f"group_by: {schema.name} was first synced grouped by {had}; it cannot "
+                f"also hold rows grouped by {asked} (its sums would count twice). Sync "
+                "with the stored grouping, or into another store."
+            )
+
     def prepare(self, schema: TableSchema, group_by: tuple[str, ...]) -> list[Checkpoint]:
         """Create the table (or check its grouping); return its checkpoints."""
         wanted = ",".join(group_by)
         self.begin()
         try:
             stored = self.execute(f"SELECT group_by FROM {TABLES} WHERE name = ?", (schema.name,))
-            if stored and stored[0][0] != wanted:
-                had = stored[0][0].replace(",", ", ") or "nothing (ungrouped)"
-                asked = ", ".join(group_by) or "nothing (ungrouped)"
-                raise ValueError(
-                    f"group_by: {schema.name} was first synced grouped by {had}; it cannot "
-                    f"also hold rows grouped by {asked} (its sums would count twice). Sync "
-                    "with the stored grouping, or into another store."
-                )
+            if stored:
+                self._check_grouping(schema, stored[0][0], group_by)
             if not stored:
                 columns = ", ".join(f"{q(c.name)} {self.types[c.kind]}" for c in schema.columns)
                 self.execute(f"CREATE TABLE IF NOT EXISTS {q(schema.name)} ({columns})")
-                # One index serves both what a report filters on (a time range) and what it
-                # groups by most (the project); every other index would slow each insert.
-                keys = "start_time, project_id" if "project_id" in schema.column_names else "start_time"
-                self.execute(
-                    f"CREATE INDEX IF NOT EXISTS {q(schema.name + '_time')} "
-                    f"ON {q(schema.name)} ({keys})"
-                )
+                # No index yet: the first load builds it once, at its end (see `index`).
                 self.execute(
                     f"INSERT INTO {TABLES} VALUES (?, ?, ?, ?, ?)",
                     (
@@ -134,6 +150,8 @@ class SQLBackend(abc.ABC):
                         ",".join(schema.column_names),
                     ),
                 )
+            else:
+                self._create_index(schema)  # in case a first load was killed before its end
             found = self.execute(
                 f"SELECT start_time, end_time, fetched_at FROM {WINDOWS} WHERE table_name = ?"
                 " ORDER BY start_time",
@@ -145,6 +163,24 @@ class SQLBackend(abc.ABC):
             raise
         return [Checkpoint(int(s), int(e), int(f)) for s, e, f in found]
 
+    def _create_index(self, schema: TableSchema) -> None:
+        # One index serves both what a report filters on (a time range) and what it groups
+        # by most (the project); each more index would slow every insert.
+        keys = "start_time, project_id" if "project_id" in schema.column_names else "start_time"
+        self.execute(
+            f"CREATE INDEX IF NOT EXISTS {q(schema.name + '_time')} ON {q(schema.name)} ({keys})"
+        )
+
+    def index(self, schema: TableSchema) -> None:
+        """Build the table's index if it is not there (once, after a first load)."""
+        self.begin()
+        try:
+            self._create_index(schema)
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+
     def write(self, batch: Sequence[WindowRows]) -> list[int]:
         """Commit a batch of windows in one transaction; return each window's replaced
         bucket count (buckets that had rows before)."""
@@ -152,6 +188,12 @@ class SQLBackend(abc.ABC):
         self.begin()
         try:
             for w in batch:
+                if w.fresh:  # no checkpoint covers it, so no row can be there: just insert
+                    replaced.append(0)
+                    if w.rows:
+                        self.insert(w.schema, w.rows)
+                    self._checkpoint(w)
+                    continue
                 table = q(w.schema.name)
                 span = (w.start, w.end)
                 [(count,)] = self.execute(

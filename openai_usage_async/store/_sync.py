@@ -120,6 +120,7 @@ class _Tally:
     requests: int = 0
     retries: int = 0
     finished_at: float | None = None
+    checkpoints: list[Checkpoint] = field(default_factory=list)
 
 
 @dataclass
@@ -130,6 +131,10 @@ class _Job:
     chains: Iterator[Chain]
     count: int
     group_by: tuple[str, ...] = field(default=())
+
+
+def _overlaps(window: Window, checkpoints: list[Checkpoint]) -> bool:
+    return any(c.start < window.end and c.end > window.start for c in checkpoints)
 
 
 def _chains(query: Query, windows: Iterator[Window]) -> Iterator[Chain]:
@@ -217,19 +222,20 @@ async def sync(
             bucket_width=bucket_width,
             group_by=groupings[name] or None,
         )
-    jobs: list[_Job] = []
-    for name in names:
-        schema = schema_for(name, bucket_width)
-        checkpoints: list[Checkpoint] = await store._run(
-            store._backend_or_raise().prepare, schema, groupings[name]
-        )
-        first = start if start is not None else min((c.start for c in checkpoints), default=None)
-        if first is None:
+    db = store._backend_or_raise()
+    schemas = {name: schema_for(name, bucket_width) for name in names}
+    for name, schema in schemas.items():  # every table checked before any is created
+        known = await store._run(db.look, schema, groupings[name])
+        if start is None and not known:
             raise ValueError(
                 f"start_time: {schema.name} has never been synced, so there is nothing to "
                 "resume from: give a start_time for its first sync"
             )
-        tally = _Tally(schema)
+    jobs: list[_Job] = []
+    for name, schema in schemas.items():
+        checkpoints: list[Checkpoint] = await store._run(db.prepare, schema, groupings[name])
+        first = start if start is not None else min(c.start for c in checkpoints)
+        tally = _Tally(schema, checkpoints=checkpoints)
         if end <= first:
             jobs.append(_Job(tally, iter(()), 0))
             continue
@@ -251,6 +257,8 @@ async def sync(
     total = sum(job.count for job in jobs)
     if total:
         await _fetch_and_write(store, client, jobs, by_endpoint, total, clock)
+    for job in jobs:
+        await store._run(store._backend_or_raise().index, job.tally.schema)
     elapsed = time.perf_counter() - started
     return SyncReport(
         {
@@ -345,8 +353,11 @@ async def _commit(store: Store, batch: list[_Fetched], tallies: dict[str, _Tally
         assert window is not None
         rows = list(tally.schema.rows(buckets))
         tally.unknown += tally.schema.unknown(buckets)
+        fresh = not _overlaps(window, tally.checkpoints)
         prepared.append(
-            WindowRows(tally.schema, window.start, window.end, fetched_at, rows, len(buckets))
+            WindowRows(
+                tally.schema, window.start, window.end, fetched_at, rows, len(buckets), fresh
+            )
         )
     replaced = await store._run(store._backend_or_raise().write, prepared)
     now = time.perf_counter()
