@@ -187,27 +187,22 @@ def reference(served: Emulator, tmp_path_factory: pytest.TempPathFactory) -> dic
     return dump(store)
 
 
+def start_slow_sync(emu: Emulator, store: pathlib.Path) -> subprocess.Popen:  # type: ignore[type-arg]
+    """An hourly sync of two endpoints (2 x 9 windows), slowed down to be killed mid-way."""
+    emu.latency_ms = 60
+    args = ["--start", str(START), "--end", str(TODAY), "--bucket-width", "1h"]
+    args += ["--endpoints", "completions,embeddings", "--concurrency", "2"]
+    return start_cli(*sync_args(emu, store, *args), stderr=subprocess.DEVNULL)
+
+
 @pytest.mark.parametrize("kill_after", [0, 1, 4, 9, 15])
 def test_killed_at_any_moment_then_resumed_equals_an_uninterrupted_sync(
     emu: Emulator, tmp_path: pathlib.Path, kill_after: int, reference: dict[str, Any]
 ) -> None:
     """SIGKILL once ``kill_after`` windows have committed (0: as soon as the file exists);
     the writer may be mid-transaction then, or not: both must resume the same."""
-    emu.latency_ms = 60
     store = tmp_path / "usage.db"
-    args = [
-        "--start",
-        str(START),
-        "--end",
-        str(TODAY),
-        "--bucket-width",
-        "1h",
-        "--endpoints",
-        "completions,embeddings",
-        "--concurrency",
-        "2",
-    ]
-    proc = start_cli(*sync_args(emu, store, *args), stderr=subprocess.DEVNULL)
+    proc = start_slow_sync(emu, store)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
         if store.exists() and len(committed(store)) >= kill_after:
@@ -259,21 +254,8 @@ def test_a_killed_duckdb_sync_resumes_the_same(
 ) -> None:
     """DuckDB locks its file against other processes, so these kills go by the clock."""
     pytest.importorskip("duckdb", reason="the duckdb extra is not installed")
-    emu.latency_ms = 60
     store = tmp_path / "usage.duckdb"
-    args = [
-        "--start",
-        str(START),
-        "--end",
-        str(TODAY),
-        "--bucket-width",
-        "1h",
-        "--endpoints",
-        "completions,embeddings",
-        "--concurrency",
-        "2",
-    ]
-    proc = start_cli(*sync_args(emu, store, *args), stderr=subprocess.DEVNULL)
+    proc = start_slow_sync(emu, store)
     time.sleep(kill_after_s)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()

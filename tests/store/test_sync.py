@@ -66,7 +66,7 @@ async def test_a_resync_with_nothing_new_fetches_only_the_overlap(
     report = await store.sync(client, endpoints=["costs", "completions"])
     for name in ("costs", "completions"):
         r = report.endpoints[name]
-        assert 1 <= r.requests <= 2 and r.windows_fetched == 1
+        assert r.requests >= 1 and r.requests <= 2 and r.windows_fetched == 1
         assert r.buckets_written == 3  # from NOW - 2 days, aligned down, to NOW
         assert r.buckets_replaced == len(had[name])
     assert emulator.statistics().requests_total == report.requests
