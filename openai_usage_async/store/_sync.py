@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -130,7 +130,6 @@ class _Job:
     tally: _Tally
     chains: Iterator[Chain]
     count: int
-    group_by: tuple[str, ...] = field(default=())
 
 
 def _overlaps(window: Window, checkpoints: list[Checkpoint]) -> bool:
@@ -248,10 +247,10 @@ async def sync(
         )
         plan = {"width_s": width, "overlap_s": overlap_s, "size": query.page_size}
         count = count_fetch(first, end, checkpoints, **plan)
-        tally.skipped = len(plan_windows(first, end, width, query.page_size)) - count
+        tally.skipped = max(0, len(plan_windows(first, end, width, query.page_size)) - count)
         chains = _chains(query, plan_fetch(first, end, checkpoints, **plan))
         tally.planned = count
-        jobs.append(_Job(tally, chains, count, groupings[name]))
+        jobs.append(_Job(tally, chains, count))
     by_endpoint = {job.tally.schema.spec.name: job.tally for job in jobs}
     store._live = {name: (0, t.planned) for name, t in by_endpoint.items()}
     total = sum(job.count for job in jobs)
@@ -290,7 +289,7 @@ async def _fetch_and_write(
     jobs: list[_Job],
     tallies: dict[str, _Tally],
     total: int,
-    clock: Any,
+    clock: Callable[[], float],
 ) -> None:
     requester = client._requester
     endpoints = client.usage._endpoints
