@@ -17,6 +17,7 @@ from ._client import ClientStatistics as ClientStatistics
 from ._fanout import BucketIterator as BucketIterator
 from ._fanout import PageIterator as PageIterator
 from ._limiter import LimiterStatistics as LimiterStatistics
+from ._organization import Organization as Organization
 from ._resources import Endpoint as Endpoint
 from ._resources import Usage as Usage
 from ._version import __version__ as __version__
@@ -40,10 +41,15 @@ from .models import CompletionsResult as CompletionsResult
 from .models import CostAmount as CostAmount
 from .models import CostsResult as CostsResult
 from .models import DecisionsResult as DecisionsResult
+from .models import Directory as Directory
 from .models import EmbeddingsResult as EmbeddingsResult
 from .models import FileSearchesResult as FileSearchesResult
 from .models import ImagesResult as ImagesResult
 from .models import ModerationsResult as ModerationsResult
+from .models import OrganizationUser as OrganizationUser
+from .models import Project as Project
+from .models import ProjectApiKey as ProjectApiKey
+from .models import ProjectServiceAccount as ProjectServiceAccount
 from .models import UnknownResult as UnknownResult
 from .models import UsageBucket as UsageBucket
 from .models import UsagePage as UsagePage
@@ -70,6 +76,7 @@ __all__ = (
     "CostAmount",
     "CostsResult",
     "DecisionsResult",
+    "Directory",
     "EmbeddingsResult",
     "Endpoint",
     "FileSearchesResult",
@@ -78,8 +85,13 @@ __all__ = (
     "LimiterStatistics",
     "ModerationsResult",
     "NotFoundError",
+    "Organization",
+    "OrganizationUser",
     "PageIterator",
     "PermissionDeniedError",
+    "Project",
+    "ProjectApiKey",
+    "ProjectServiceAccount",
     "RateLimitError",
     "UnknownResult",
     "UnprocessableEntityError",

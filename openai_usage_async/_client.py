@@ -11,6 +11,7 @@ import aiohttp
 
 from ._fanout import FeedIterator, Progress
 from ._limiter import AdaptiveLimiter, LimiterStatistics
+from ._organization import Organization
 from ._resources import Usage
 from ._sansio.proxy import proxy_for
 from ._sansio.responses import ADMIN_KEY_HELP
@@ -57,6 +58,7 @@ class AsyncUsageClient:
     """
 
     usage: Usage
+    organization: Organization
 
     def __init__(
         self,
@@ -97,7 +99,7 @@ class AsyncUsageClient:
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ValueError(f"session: expected an aiohttp.ClientSession, got {session!r}")
         self.base_url = url.rstrip("/")
-        self.organization = organization
+        self.organization_id = organization  # the OpenAI-Organization header
         self.project = project
         self.max_concurrency = max_concurrency
         self.max_retries = max_retries
@@ -121,6 +123,7 @@ class AsyncUsageClient:
         self._iterators: weakref.WeakSet[FeedIterator[Any]] = weakref.WeakSet()
         self._progress = Progress()
         self.usage = Usage(self)
+        self.organization = Organization(self)
 
     def __repr__(self) -> str:
         return (

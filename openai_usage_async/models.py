@@ -23,6 +23,10 @@ import msgspec
 
 __all__ = [
     "KNOWN_RESULT_TYPES",
+    "NAME_COLUMNS",
+    "ApiKeyOwner",
+    "ApiKeyOwnerServiceAccount",
+    "ApiKeyOwnerUser",
     "AudioSpeechesResult",
     "AudioTranscriptionsResult",
     "CodeInterpreterSessionsResult",
@@ -30,10 +34,15 @@ __all__ = [
     "CostAmount",
     "CostsResult",
     "DecisionsResult",
+    "Directory",
     "EmbeddingsResult",
     "FileSearchesResult",
     "ImagesResult",
     "ModerationsResult",
+    "OrganizationUser",
+    "Project",
+    "ProjectApiKey",
+    "ProjectServiceAccount",
     "UnknownResult",
     "UsageBucket",
     "UsagePage",
@@ -277,7 +286,9 @@ class UsagePage(msgspec.Struct, Generic[R], frozen=True, kw_only=True, gc=False)
     next_page: str | None = None
 
 
-def to_rows(buckets: Iterable[UsageBucket[Any]]) -> Iterator[dict[str, Any]]:
+def to_rows(
+    buckets: Iterable[UsageBucket[Any]], *, directory: Directory | None = None
+) -> Iterator[dict[str, Any]]:
     """Flatten buckets into one dict per result, for CSV, JSON lines or data frames.
 
     Each row starts with the bucket's ``start_time`` and ``end_time``, then the result's
@@ -287,7 +298,15 @@ def to_rows(buckets: Iterable[UsageBucket[Any]]) -> Iterator[dict[str, Any]]:
     The bucket's columns win: a field of an unknown result named ``start_time``,
     ``end_time`` or ``object`` is kept as ``result_start_time``, ``result_end_time`` or
     ``result_object`` instead of overwriting them.
+
+    With a ``directory`` (``await client.organization.directory()``), ``project_name``
+    follows ``project_id``, ``user_email`` follows ``user_id`` and ``api_key_name``
+    follows ``api_key_id``, where those columns are there; an ID the directory does not
+    know gives ``None``.
     """
+    if directory is not None:
+        yield from (_named(row, directory) for row in to_rows(buckets))
+        return
     for bucket in buckets:
         for result in bucket.results:
             row: dict[str, Any] = {"start_time": bucket.start_time, "end_time": bucket.end_time}
@@ -314,3 +333,150 @@ def to_rows(buckets: Iterable[UsageBucket[Any]]) -> Iterator[dict[str, Any]]:
 
 
 _BUCKET_COLUMNS: Final = frozenset({"start_time", "end_time", "object"})
+
+#: ID column -> (name column after it, which directory lookup fills it).
+NAME_COLUMNS: Final = {
+    "project_id": ("project_name", "project_name"),
+    "user_id": ("user_email", "user_email"),
+    "api_key_id": ("api_key_name", "api_key_name"),
+}
+
+
+def _named(row: dict[str, Any], directory: Directory) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        out[key] = value
+        named = NAME_COLUMNS.get(key)
+        if named is not None:
+            column, lookup = named
+            out[column] = getattr(directory, lookup)(value)
+    return out
+
+
+# -- the organization directory: names for the IDs in usage data -----------------------------
+#
+# Every field the service may leave out or send as null has a default; unknown fields are
+# ignored, so new upstream fields never break decoding. The `object` tag is kept as a plain
+# field: list pages hold one kind of object each.
+
+
+class Project(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A project of the organization (``client.organization.projects``)."""
+
+    id: str
+    object: str = "organization.project"
+    name: str | None = None
+    created_at: int | None = None
+    archived_at: int | None = None
+    status: str | None = None
+
+
+class OrganizationUser(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A member of the organization (``client.organization.users``)."""
+
+    id: str
+    object: str = "organization.user"
+    name: str | None = None
+    email: str | None = None
+    role: str | None = None
+    added_at: int | None = None
+
+
+class ApiKeyOwnerUser(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The user who owns a project API key (older documents add ``object`` and ``added_at``)."""
+
+    id: str | None = None
+    object: str | None = None
+    name: str | None = None
+    email: str | None = None
+    role: str | None = None
+    created_at: int | None = None
+    added_at: int | None = None
+
+
+class ApiKeyOwnerServiceAccount(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The service account that owns a project API key."""
+
+    id: str | None = None
+    name: str | None = None
+    role: str | None = None
+    created_at: int | None = None
+
+
+class ApiKeyOwner(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Who owns a project API key: ``type`` is ``"user"`` or ``"service_account"``."""
+
+    type: str | None = None
+    user: ApiKeyOwnerUser | None = None
+    service_account: ApiKeyOwnerServiceAccount | None = None
+
+
+class ProjectApiKey(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An API key of a project; ``redacted_value`` is all the service shows of the key."""
+
+    id: str
+    object: str = "organization.project.api_key"
+    name: str | None = None
+    redacted_value: str | None = None
+    created_at: int | None = None
+    last_used_at: int | None = None
+    expires_at: int | None = None
+    owner_project_access: str | None = None
+    owner: ApiKeyOwner | None = None
+    #: The project this key belongs to (not sent by the service: the client fills it in).
+    project_id: str | None = None
+
+
+class ProjectServiceAccount(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A service account of a project."""
+
+    id: str
+    object: str = "organization.project.service_account"
+    name: str | None = None
+    role: str | None = None
+    created_at: int | None = None
+    #: The project it belongs to (not sent by the service: the client fills it in).
+    project_id: str | None = None
+
+
+class Directory(msgspec.Struct, frozen=True, kw_only=True, dict=True):
+    """Everything the organization names: projects (archived ones too), users, keys and
+    service accounts, with lookups from the IDs in usage data.
+
+    An ID it does not know (a deleted key, say) gives ``None``, never an error::
+
+        directory = await client.organization.directory()
+        directory.project_name("proj_abc")      # "Checkout"
+        rows = to_rows(buckets, directory=directory)
+    """
+
+    projects: list[Project]
+    users: list[OrganizationUser]
+    api_keys: list[ProjectApiKey]
+    service_accounts: list[ProjectServiceAccount] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        lookups = (
+            {p.id: p.name for p in self.projects},
+            {u.id: u.email for u in self.users},
+            {k.id: k.name for k in self.api_keys},
+        )
+        self.__dict__["_lookups"] = lookups  # a cache, not a field (dict=True)
+
+    def project_name(self, project_id: str | None) -> str | None:
+        """The project's name, or None for an ID the directory does not know."""
+        return self._names(0, project_id)
+
+    def user_email(self, user_id: str | None) -> str | None:
+        """The user's email, or None for an ID the directory does not know."""
+        return self._names(1, user_id)
+
+    def api_key_name(self, api_key_id: str | None) -> str | None:
+        """The API key's name, or None for an ID the directory does not know."""
+        return self._names(2, api_key_id)
+
+    def _names(self, which: int, key: str | None) -> str | None:
+        if key is None:
+            return None
+        table: dict[str, str | None] = self._lookups[which]  # type: ignore[attr-defined]
+        return table.get(key)
