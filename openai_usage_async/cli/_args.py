@@ -118,6 +118,7 @@ examples:
   openai-usage summary --days 7             needs OPENAI_ADMIN_KEY (an Admin key)
   openai-usage fetch costs --start 30d --format csv -o costs.csv
   openai-usage sync --start 90d             backfill a local SQLite store, then keep it current
+  openai-usage directory                    projects, users and API keys: names for the IDs
   openai-usage emulator --port 8089         serve the emulator for your own code
 
 Times are UTC; --end is exclusive. Exit codes: 0 ok, 1 unexpected error (a bug),
@@ -172,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="table (default), csv and jsonl (one row per result), json (pages), parquet",
     )
     fetch.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout")
+    fetch.add_argument(
+        "--names",
+        action="store_true",
+        help="add project_name, user_email and api_key_name after their IDs (reads the "
+        "organization directory)",
+    )
     _global_options(fetch, suppress=True)
 
     summary = commands.add_parser(
@@ -237,6 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     emulator.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
 
+    directory = commands.add_parser(
+        "directory",
+        help="the organization's projects, users and API keys: names for the IDs",
+        description="List the organization's projects (archived ones too), users and API keys.",
+    )
+    directory.add_argument(
+        "--format", choices=("table", "csv", "jsonl"), default="table", help="default table"
+    )
+    directory.add_argument("-o", "--output", help="write to this file (atomically)")
+    _global_options(directory, suppress=True)
+
     demo = commands.add_parser(
         "demo",
         help="the summary, on the bundled emulator: no key, no network",
@@ -271,6 +289,11 @@ def parse_duration(text: str) -> int:
 
 
 def _summary_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-names",
+        action="store_true",
+        help="show IDs only: do not read the organization directory",
+    )
     span = parser.add_mutually_exclusive_group()
     span.add_argument("--days", type=int, help="the last N whole days (default 30)")
     span.add_argument("--start", help=f"start (inclusive): {TIME_HELP}")

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import csv
+import io
 import os
 import re
 import sys
@@ -14,18 +16,20 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import anyio
+import msgspec
 
+from .. import errors
 from .._client import AsyncUsageClient
 from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
 from ..emulator import run_emulator
 from ..emulator.__main__ import emulator_from_args, serve_forever
-from ..models import KNOWN_RESULT_TYPES, UsageBucket, to_rows
+from ..models import KNOWN_RESULT_TYPES, Directory, UsageBucket, to_rows
 from ._args import parse_duration, parse_time
 from ._export import MissingExtraError, atomic_output, make_writer
 from ._output import fit_table, money, number, sparkline, utc
 from ._progress import ProgressLine, SyncProgress
 
-__all__ = ["demo", "emulator", "fetch", "summary", "sync"]
+__all__ = ["demo", "directory", "emulator", "fetch", "summary", "sync"]
 
 DAY = 86_400
 FILTERS = sorted({name for spec in ENDPOINTS.values() for name in spec.filters})
@@ -92,6 +96,7 @@ async def fetch(args: argparse.Namespace) -> int:
     if args.format == "parquet" and args.output in (None, "-") and sys.stdout.isatty():
         raise UsageError("--format parquet writes binary: give --output FILE or pipe it")
     async with make_client(args) as client:
+        directory = await directory_or_none(client) if args.names else None
         endpoint = getattr(client.usage, args.endpoint)
         try:
             pages = endpoint.pages(
@@ -108,11 +113,12 @@ async def fetch(args: argparse.Namespace) -> int:
         async with _progress(client, args), pages:
             if args.format == "table":
                 buckets = [b async for page in pages for b in page.data]
-                lines = _table(buckets, args.endpoint, WIDTH_SECONDS[args.bucket_width or "1d"])
+                width_s = WIDTH_SECONDS[args.bucket_width or "1d"]
+                lines = _table(buckets, args.endpoint, width_s, directory)
             else:
                 result_type = KNOWN_RESULT_TYPES[ENDPOINTS[args.endpoint].result_object]
                 with atomic_output(args.output) as out:
-                    writer = make_writer(args.format, out, result_type)
+                    writer = make_writer(args.format, out, result_type, directory)
                     async for page in pages:
                         writer.write_page(page)
                     writer.close()
@@ -127,8 +133,13 @@ def _print_lines(lines: list[str], path: str | None) -> None:
         out.write(text)
 
 
-def _table(buckets: list[UsageBucket[Any]], endpoint: str, width_s: int) -> list[str]:
-    rows = list(to_rows(buckets))
+def _table(
+    buckets: list[UsageBucket[Any]],
+    endpoint: str,
+    width_s: int,
+    directory: Directory | None = None,
+) -> list[str]:
+    rows = list(to_rows(buckets, directory=directory))
     empty = sum(1 for b in buckets if not b.results)
     footer = f"{len(buckets):,} buckets ({empty:,} empty), {len(rows):,} results"
     if not rows:
@@ -158,8 +169,8 @@ def _cell(value: object, name: str) -> str:
 # -- summary -------------------------------------------------------------------------------
 
 _USAGE_FOR_SUMMARY: dict[str, dict[str, Any] | None] = {
-    "costs": {"group_by": ["line_item", "project_id"]},
-    "completions": {"group_by": ["model"]},
+    "costs": {"group_by": ["line_item", "project_id", "api_key_id"]},
+    "completions": {"group_by": ["model", "user_id"]},
     "decisions": {"group_by": ["model"]},
     "embeddings": {"group_by": ["model"]},
     "moderations": {"group_by": ["model"]},
@@ -208,16 +219,63 @@ async def summary(args: argparse.Namespace, client: AsyncUsageClient | None = No
         return 0
     owned = client is None
     client = client or make_client(args)
+    directory: Directory | None = None
     try:
         async with _progress(client, args):
-            data = await client.usage.gather(_USAGE_FOR_SUMMARY, start_time=start, end_time=end)
+            if getattr(args, "no_names", False):
+                data = await client.usage.gather(_USAGE_FOR_SUMMARY, start_time=start, end_time=end)
+            else:
+                data, directory = await _gather_with_names(client, start, end)
     finally:
         if owned:
             await client.aclose()
-    lines = report(data, start, end, args.by)
+    lines = report(data, start, end, args.by, directory)
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
     return 0
+
+
+async def _gather_with_names(
+    client: AsyncUsageClient, start: int, end: int
+) -> tuple[dict[str, list[UsageBucket[Any]]], Directory | None]:
+    """The summary's data and, at the same time, the directory (None if it is refused)."""
+    result: dict[str, Any] = {}
+
+    async def names() -> None:
+        result["directory"] = await directory_or_none(client)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(names)
+        data = await client.usage.gather(_USAGE_FOR_SUMMARY, start_time=start, end_time=end)
+    return data, result.get("directory")
+
+
+async def directory_or_none(client: AsyncUsageClient) -> Directory | None:
+    """The organization's directory; None, with a one-line note, if the key may not read it."""
+    try:
+        return await client.organization.directory()
+    except (errors.PermissionDeniedError, errors.NotFoundError) as exc:
+        why = (
+            "this key may read usage but not the organization directory (403)"
+            if isinstance(exc, errors.PermissionDeniedError)
+            else "the service has no organization directory at this --base-url (404)"
+        )
+        print(f"openai-usage: note: {why}, so IDs are shown without names", file=sys.stderr)
+        return None
+
+
+def label(kind: str, key: str | None, directory: Directory | None) -> str:
+    """``Checkout (proj_mtsL…)`` when the directory names the ID, else the ID."""
+    if key is None:
+        return f"(no {kind})"
+    name = None
+    if directory is not None:
+        lookup = {"project": directory.project_name, "user": directory.user_email}
+        name = lookup.get(kind, directory.api_key_name)(key)
+    if not name:
+        return key
+    short = key if len(key) <= 12 else key[:10] + "…"
+    return f"{name} ({short})"
 
 
 async def _from_store(path: str, start: int, end: int) -> dict[str, list[UsageBucket[Any]]]:
@@ -246,8 +304,14 @@ def _amount(cost: Any) -> float:
     return (amount.value or 0.0) if amount is not None else 0.0
 
 
-def report(data: dict[str, list[UsageBucket[Any]]], start: int, end: int, by: str) -> list[str]:
-    """The summary's lines, from what ``gather`` returned."""
+def report(
+    data: dict[str, list[UsageBucket[Any]]],
+    start: int,
+    end: int,
+    by: str,
+    directory: Directory | None = None,
+) -> list[str]:
+    """The summary's lines, from what ``gather`` returned (names from ``directory``)."""
     costs = data["costs"]
     currency = next(
         (c.amount.currency for b in costs for c in b.results if c.amount and c.amount.currency),
@@ -257,11 +321,13 @@ def report(data: dict[str, list[UsageBucket[Any]]], start: int, end: int, by: st
     total = sum(daily)
     by_item: dict[str, float] = collections.defaultdict(float)
     by_project: dict[str, float] = collections.defaultdict(float)
+    by_key: dict[str, float] = collections.defaultdict(float)
     for b in costs:
         for c in b.results:
             value = _amount(c)
             by_item[c.line_item or "(no line item)"] += value
-            by_project[c.project_id or "(no project)"] += value
+            by_project[label("project", c.project_id, directory)] += value
+            by_key[label("key", c.api_key_id, directory)] += value
     days = max(1, round((end - start) / DAY))
     out = [
         f"OpenAI usage {utc(start)} to {utc(end)} (end exclusive; {days} days, UTC)",
@@ -279,9 +345,11 @@ def report(data: dict[str, list[UsageBucket[Any]]], start: int, end: int, by: st
         )
     out += ["", *_share_table("Cost by line item", by_item, total, currency, 10)]
     out += ["", *_share_table("Cost by project", by_project, total, currency, 10)]
+    out += ["", *_share_table("Cost by API key", by_key, total, currency, 10)]
     out += ["", *_models_table(data)]
+    out += ["", *_users_table(data, directory)]
     out += ["", *_other_usage(data)]
-    out += ["", *_movers(costs, data, by, currency)]
+    out += ["", *_movers(costs, data, by, currency, directory)]
     return out
 
 
@@ -331,6 +399,24 @@ def _models_table(data: dict[str, list[UsageBucket[Any]]]) -> list[str]:
     ]
 
 
+def _users_table(data: dict[str, list[UsageBucket[Any]]], directory: Directory | None) -> list[str]:
+    tokens: collections.Counter[str] = collections.Counter()
+    requests: collections.Counter[str] = collections.Counter()
+    for bucket in data.get("completions", []):
+        for r in bucket.results:
+            user = getattr(r, "user_id", None)
+            if user is None:
+                continue
+            key = label("user", user, directory)
+            tokens[key] += (r.input_tokens or 0) + (r.output_tokens or 0)
+            requests[key] += r.num_model_requests or 0
+    if not tokens:
+        return ["Top users: no completions by user in the range"]
+    rows = [[user, number(n), number(requests[user])] for user, n in tokens.most_common(10)]
+    table = fit_table(["", "tokens", "requests"], rows, right=[False, True, True])
+    return ["Top users by completion tokens", *table]
+
+
 def _other_usage(data: dict[str, list[UsageBucket[Any]]]) -> list[str]:
     lines = ["Other usage"]
     for name, (field, label) in _UNITS.items():
@@ -345,7 +431,11 @@ def _other_usage(data: dict[str, list[UsageBucket[Any]]]) -> list[str]:
 
 
 def _movers(
-    costs: list[UsageBucket[Any]], data: dict[str, list[UsageBucket[Any]]], by: str, currency: str
+    costs: list[UsageBucket[Any]],
+    data: dict[str, list[UsageBucket[Any]]],
+    by: str,
+    currency: str,
+    directory: Directory | None = None,
 ) -> list[str]:
     half = len(costs) // 2
     if half < 1:
@@ -355,7 +445,7 @@ def _movers(
     for i, bucket in enumerate(costs[len(costs) - 2 * half :]):
         side = before if i < half else after
         for c in bucket.results:
-            key = _mover_key(c, by)
+            key = _mover_key(c, by, directory)
             side[key] += _amount(c)
     changes = sorted(
         ((after[k] - before[k], k) for k in before.keys() | after.keys()),
@@ -370,9 +460,9 @@ def _movers(
     return [title, *fit_table(headers, rows, right=[False, True, True, True])]
 
 
-def _mover_key(cost: Any, by: str) -> str:
+def _mover_key(cost: Any, by: str, directory: Directory | None = None) -> str:
     if by == "project":
-        return str(cost.project_id or "(no project)")
+        return label("project", cost.project_id, directory)
     item = str(cost.line_item or "(no line item)")
     if by == "model":  # line items are "<model>, <what>" for model-priced usage
         return item.split(", ", 1)[0] if ", " in item else f"({item})"
@@ -405,6 +495,65 @@ async def demo(args: argparse.Namespace) -> int:
         client = make_client(args, api_key="sk-admin-demo", base_url=base_url)
         async with client:
             return await summary(args, client)
+
+
+# -- directory -----------------------------------------------------------------------------
+
+
+async def directory(args: argparse.Namespace) -> int:
+    async with make_client(args) as client:
+        found = await client.organization.directory()
+    rows = directory_rows(found)
+    if args.format == "table":
+        kinds = {"project": "Projects", "user": "Users", "api_key": "API keys"}
+        lines: list[str] = []
+        for kind, title in kinds.items():
+            mine = [r for r in rows if r["kind"] == kind]
+            table = [[r["name"] or "", r["id"], r["detail"] or ""] for r in mine]
+            lines += [f"{title} ({len(mine)})", *fit_table(["name", "id", ""], table), ""]
+        _print_lines(lines[:-1], args.output)
+        return 0
+    with atomic_output(args.output) as out:
+        if args.format == "jsonl":
+            encoder = msgspec.json.Encoder()
+            out.write(b"".join(encoder.encode(r) + b"\n" for r in rows))
+        else:
+            text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+            writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else ["kind"])
+            writer.writeheader()
+            writer.writerows(rows)
+            text.detach()
+    return 0
+
+
+def directory_rows(found: Directory) -> list[dict[str, Any]]:
+    """One flat row per project, user and API key."""
+    rows: list[dict[str, Any]] = []
+    for p in found.projects:
+        detail = "archived" if p.status == "archived" else None
+        rows.append(
+            {"kind": "project", "id": p.id, "name": p.name, "detail": detail, "project_id": None}
+        )
+    for u in found.users:
+        rows.append(
+            {"kind": "user", "id": u.id, "name": u.email, "detail": u.role, "project_id": None}
+        )
+    for k in found.api_keys:
+        owner = None
+        if k.owner is not None and k.owner.user is not None:
+            owner = k.owner.user.email or k.owner.user.name
+        elif k.owner is not None and k.owner.service_account is not None:
+            owner = f"service account {k.owner.service_account.name}"
+        rows.append(
+            {
+                "kind": "api_key",
+                "id": k.id,
+                "name": k.name,
+                "detail": owner,
+                "project_id": k.project_id,
+            }
+        )
+    return rows
 
 
 # -- sync ----------------------------------------------------------------------------------
@@ -482,6 +631,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "fetch": fetch,
     "summary": summary,
     "sync": sync,
+    "directory": directory,
     "emulator": emulator,
     "demo": demo,
 }

@@ -18,7 +18,7 @@ from typing import IO, Any, Protocol
 
 import msgspec
 
-from ..models import UnknownResult, UsagePage, to_rows
+from ..models import NAME_COLUMNS, Directory, UnknownResult, UsagePage, _named, to_rows
 
 __all__ = ["MissingExtraError", "Writer", "atomic_output", "make_writer", "row_columns"]
 
@@ -27,8 +27,9 @@ class MissingExtraError(Exception):
     """An optional dependency is not installed; the message says which extra brings it."""
 
 
-def row_columns(result_type: type) -> list[tuple[str, str]]:
-    """The flat-row columns of a result type, with a kind: int, float, str or bool."""
+def row_columns(result_type: type, names: bool = False) -> list[tuple[str, str]]:
+    """The flat-row columns of a result type, with a kind: int, float, str or bool; with
+    ``names``, each ID column is followed by its name column (see ``to_rows``)."""
     info = msgspec.inspect.type_info(result_type)
     assert isinstance(info, msgspec.inspect.StructType)
     columns = [("start_time", "int"), ("end_time", "int"), ("object", "str")]
@@ -46,16 +47,21 @@ def row_columns(result_type: type) -> list[tuple[str, str]]:
             columns += [(f"{field.name}_value", "float"), (f"{field.name}_currency", "str")]
         else:
             columns.append((field.name, kinds.get(type(t), "str")))
+            if names and field.name in NAME_COLUMNS:
+                columns.append((NAME_COLUMNS[field.name][0], "str"))
     return columns
 
 
-def page_to_builtins(page: UsagePage[Any]) -> dict[str, Any]:
-    """A page as plain JSON values, unknown results spelled as the server sent them."""
+def page_to_builtins(page: UsagePage[Any], directory: Directory | None = None) -> dict[str, Any]:
+    """A page as plain JSON values, unknown results spelled as the server sent them; with
+    a ``directory``, names follow their IDs in each result."""
     out: dict[str, Any] = msgspec.to_builtins(page)
     for bucket, plain in zip(page.data, out["data"], strict=True):
         for i, result in enumerate(bucket.results):
             if isinstance(result, UnknownResult):
                 plain["results"][i] = {"object": result.object, **result.fields}
+            if directory is not None:
+                plain["results"][i] = _named(plain["results"][i], directory)
     return out
 
 
@@ -85,12 +91,14 @@ class Writer(Protocol):
 
 
 class _JSONLines:
-    def __init__(self, out: IO[bytes]) -> None:
+    def __init__(self, out: IO[bytes], directory: Directory | None) -> None:
         self._out = out
         self._encoder = msgspec.json.Encoder()
+        self._directory = directory
 
     def write_page(self, page: UsagePage[Any]) -> None:
-        lines = [self._encoder.encode(row) for row in to_rows(page.data)]
+        rows = to_rows(page.data, directory=self._directory)
+        lines = [self._encoder.encode(row) for row in rows]
         if lines:
             self._out.write(b"\n".join(lines) + b"\n")
 
@@ -99,8 +107,9 @@ class _JSONLines:
 
 
 class _JSONPages:
-    def __init__(self, out: IO[bytes]) -> None:
+    def __init__(self, out: IO[bytes], directory: Directory | None) -> None:
         self._out = out
+        self._directory = directory
         self._first = True
         self._encoder = msgspec.json.Encoder()
         out.write(b"[")
@@ -108,7 +117,7 @@ class _JSONPages:
     def write_page(self, page: UsagePage[Any]) -> None:
         self._out.write(b"\n" if self._first else b",\n")
         self._first = False
-        self._out.write(self._encoder.encode(page_to_builtins(page)))
+        self._out.write(self._encoder.encode(page_to_builtins(page, self._directory)))
 
     def close(self) -> None:
         self._out.write(b"\n]\n")
@@ -136,7 +145,10 @@ class _Dropped:
 
 
 class _CSV:
-    def __init__(self, out: IO[bytes], columns: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, out: IO[bytes], columns: list[tuple[str, str]], directory: Directory | None
+    ) -> None:
+        self._directory = directory
         self._text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
         self._names = [name for name, _ in columns]
         self._writer = csv.writer(self._text)
@@ -144,7 +156,7 @@ class _CSV:
         self._dropped = _Dropped(self._names)
 
     def write_page(self, page: UsagePage[Any]) -> None:
-        for row in to_rows(page.data):
+        for row in to_rows(page.data, directory=self._directory):
             self._dropped.check(row)
             self._writer.writerow([_csv_cell(row.get(name)) for name in self._names])
 
@@ -165,7 +177,10 @@ def _csv_cell(value: object) -> object:
 class _Parquet:
     _BATCH = 50_000
 
-    def __init__(self, out: IO[bytes], columns: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, out: IO[bytes], columns: list[tuple[str, str]], directory: Directory | None
+    ) -> None:
+        self._directory = directory
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -182,7 +197,7 @@ class _Parquet:
         self._dropped = _Dropped(self._names)
 
     def write_page(self, page: UsagePage[Any]) -> None:
-        for row in to_rows(page.data):
+        for row in to_rows(page.data, directory=self._directory):
             self._dropped.check(row)
             self._rows.append(row)
         if len(self._rows) >= self._BATCH:
@@ -200,14 +215,18 @@ class _Parquet:
         self._dropped.warn("Parquet")
 
 
-def make_writer(fmt: str, out: IO[bytes], result_type: type) -> Writer:
-    """A streaming writer of ``fmt`` (csv, jsonl, json, parquet) for this result type."""
+def make_writer(
+    fmt: str, out: IO[bytes], result_type: type, directory: Directory | None = None
+) -> Writer:
+    """A streaming writer of ``fmt`` (csv, jsonl, json, parquet) for this result type; with
+    a ``directory``, names follow their IDs."""
     if fmt == "jsonl":
-        return _JSONLines(out)
+        return _JSONLines(out, directory)
     if fmt == "json":
-        return _JSONPages(out)
+        return _JSONPages(out, directory)
+    columns = row_columns(result_type, names=directory is not None)
     if fmt == "csv":
-        return _CSV(out, row_columns(result_type))
+        return _CSV(out, columns, directory)
     if fmt == "parquet":
-        return _Parquet(out, row_columns(result_type))
+        return _Parquet(out, columns, directory)
     raise ValueError(f"format: {fmt!r} is not a streaming format")
