@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from ._plan import Checkpoint
 from ._schema import Kind, TableSchema
 
-__all__ = ["SQLBackend", "StoreError", "WindowRows"]
+__all__ = ["DirectoryTable", "SQLBackend", "StoreError", "WindowRows"]
 
 TABLES = "_openai_usage_tables"
 WINDOWS = "_openai_usage_windows"
@@ -45,6 +45,15 @@ class WindowRows:
     fresh: bool = False
 
 
+@dataclass(slots=True)
+class DirectoryTable:
+    """One directory table (``projects``, ``users``, ``api_keys``) and all its rows."""
+
+    name: str
+    columns: tuple[tuple[str, Kind], ...]
+    rows: list[tuple[Any, ...]]
+
+
 def q(name: str) -> str:
     """A quoted SQL identifier (our names are plain, but never trust a name)."""
     return '"' + name.replace('"', '""') + '"'
@@ -67,6 +76,10 @@ class SQLBackend(abc.ABC):
     @abc.abstractmethod
     def insert(self, schema: TableSchema, rows: list[tuple[Any, ...]]) -> None:
         """Insert rows (tuples in the schema's column order) into the schema's table."""
+
+    @abc.abstractmethod
+    def insert_plain(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Insert a few rows (the directory's) into ``table``."""
 
     @abc.abstractmethod
     def begin(self) -> None: ...
@@ -211,6 +224,21 @@ class SQLBackend(abc.ABC):
             self.rollback()
             raise
         return replaced
+
+    def replace_directory(self, tables: Sequence[DirectoryTable]) -> None:
+        """Replace the directory tables' rows, all in one transaction."""
+        self.begin()
+        try:
+            for t in tables:
+                columns = ", ".join(f"{q(name)} {self.types[kind]}" for name, kind in t.columns)
+                self.execute(f"CREATE TABLE IF NOT EXISTS {q(t.name)} ({columns})")
+                self.execute(f"DELETE FROM {q(t.name)}")
+                if t.rows:
+                    self.insert_plain(t.name, [name for name, _ in t.columns], t.rows)
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
 
     def _checkpoint(self, w: WindowRows) -> None:
         # Trim the checkpoints this window overlaps, keep what lies outside it, add its own.

@@ -79,6 +79,14 @@ class DuckDBBackend(SQLBackend):
         except self._duckdb.Error as exc:
             raise self._error(exc) from None
 
+    def insert_plain(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        names = ", ".join(q(c) for c in columns)
+        marks = ", ".join("?" * len(columns))
+        try:  # a few thousand rows at most: row by row is fine here
+            self._db.executemany(f"INSERT INTO {q(table)} ({names}) VALUES ({marks})", rows)
+        except self._duckdb.Error as exc:
+            raise self._error(exc) from None
+
     def begin(self) -> None:
         self.execute("BEGIN TRANSACTION")
 

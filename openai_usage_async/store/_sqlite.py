@@ -60,6 +60,14 @@ class SQLiteBackend(SQLBackend):
         except sqlite3.Error as exc:
             raise _store_error(self.path, exc) from None
 
+    def insert_plain(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        names = ", ".join(q(c) for c in columns)
+        marks = ", ".join("?" * len(columns))
+        try:
+            self._db.executemany(f"INSERT INTO {q(table)} ({names}) VALUES ({marks})", rows)
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from None
+
     def begin(self) -> None:
         self.execute("BEGIN IMMEDIATE")
 

@@ -19,15 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .. import errors
 from .._fanout import AsReadyFeed, Emit, FeedIterator, first_error
 from .._sansio.cursor import Chain
 from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
 from .._sansio.query import Query, to_unix, validate
 from .._sansio.windows import Window, plan_windows
-from ..models import UsageBucket
-from ._backend import WindowRows
+from ..models import Directory, UsageBucket
+from ._backend import DirectoryTable, WindowRows
 from ._plan import Checkpoint, count_fetch, plan_fetch
-from ._schema import TableSchema, schema_for
+from ._schema import Kind, TableSchema, schema_for
 
 if TYPE_CHECKING:
     from .._client import AsyncUsageClient
@@ -62,6 +63,9 @@ class SyncReport:
 
     endpoints: dict[str, EndpointReport]
     seconds: float
+    #: Rows written to the directory tables (``projects``, ``users``, ``api_keys``), or
+    #: None when the key may not read the directory (the tables are left as they were).
+    directory_rows: dict[str, int] | None = None
 
     @property
     def rows_written(self) -> int:
@@ -254,8 +258,27 @@ async def sync(
     by_endpoint = {job.tally.schema.spec.name: job.tally for job in jobs}
     store._live = {name: (0, t.planned) for name, t in by_endpoint.items()}
     total = sum(job.count for job in jobs)
-    if total:
-        await _fetch_and_write(store, client, jobs, by_endpoint, total, clock)
+    named: dict[str, int] = {}
+    readable = True
+
+    async def refresh_directory() -> None:
+        nonlocal readable
+        try:
+            found = await client.organization.directory()
+        except (errors.PermissionDeniedError, errors.NotFoundError):
+            readable = False  # a key for usage only: the names stay as they were
+            return
+        tables = directory_tables(found)
+        await store._run(db.replace_directory, tables)
+        named.update((t.name, len(t.rows)) for t in tables)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(refresh_directory)
+            if total:
+                await _fetch_and_write(store, client, jobs, by_endpoint, total, clock)
+    except BaseExceptionGroup as group:
+        raise _cause(group) from None
     for job in jobs:
         await store._run(store._backend_or_raise().index, job.tally.schema)
     elapsed = time.perf_counter() - started
@@ -277,7 +300,70 @@ async def sync(
             for name, t in by_endpoint.items()
         },
         elapsed,
+        named if readable else None,
     )
+
+
+def directory_tables(found: Directory) -> list[DirectoryTable]:
+    """The directory as the store's ``projects``, ``users`` and ``api_keys`` tables."""
+    projects = [(p.id, p.name, p.status, p.created_at, p.archived_at) for p in found.projects]
+    users = [(u.id, u.name, u.email, u.role, u.added_at) for u in found.users]
+    keys = []
+    for k in found.api_keys:
+        owner = k.owner
+        who: Any = (owner.user or owner.service_account) if owner is not None else None
+        keys.append(
+            (
+                k.id,
+                k.project_id,
+                k.name,
+                k.redacted_value,
+                k.created_at,
+                k.last_used_at,
+                k.expires_at,
+                owner.type if owner is not None else None,
+                who.id if who is not None else None,
+                who.name if who is not None else None,
+                getattr(who, "email", None),
+            )
+        )
+    text: Kind = "text"
+    integer: Kind = "integer"
+    return [
+        DirectoryTable(
+            "projects",
+            (
+                ("id", text),
+                ("name", text),
+                ("status", text),
+                ("created_at", integer),
+                ("archived_at", integer),
+            ),
+            projects,
+        ),
+        DirectoryTable(
+            "users",
+            (("id", text), ("name", text), ("email", text), ("role", text), ("added_at", integer)),
+            users,
+        ),
+        DirectoryTable(
+            "api_keys",
+            (
+                ("id", text),
+                ("project_id", text),
+                ("name", text),
+                ("redacted_value", text),
+                ("created_at", integer),
+                ("last_used_at", integer),
+                ("expires_at", integer),
+                ("owner_type", text),
+                ("owner_id", text),
+                ("owner_name", text),
+                ("owner_email", text),
+            ),
+            keys,
+        ),
+    ]
 
 
 _Fetched = tuple[Chain, list[UsageBucket[Any]], int]
