@@ -39,7 +39,7 @@ def isort_style(name: str) -> tuple[int, str]:
 def test_emulator_all_is_sorted_and_complete() -> None:
     assert list(emulator.__all__) == sorted(emulator.__all__, key=isort_style)
     public = {n for n in vars(emulator) if not n.startswith("_")}
-    submodules = {"app", "data", "faults", "runner", "stats", "pytest_plugin"}
+    submodules = {"app", "data", "directory", "faults", "runner", "stats", "pytest_plugin"}
     assert set(emulator.__all__) == public - submodules
     for name in emulator.__all__:
         obj = getattr(emulator, name)
@@ -55,6 +55,7 @@ def test_store_all_is_sorted_complete_and_documented() -> None:
     imported = {"annotations", "anyio", "dt", "os", "sync", "q", "schema_for", "to_unix"}
     imported |= {"Any", "Callable", "Self", "Sequence", "TYPE_CHECKING", "TypeVar", "T"}
     imported |= {"ENDPOINTS", "WIDTH_SECONDS", "CostAmount", "UsageBucket", "SQLBackend"}
+    imported |= {"Directory", "OrganizationUser", "Project", "ProjectApiKey"}
     assert set(store.__all__) == public - imported
     for name in store.__all__:
         assert getattr(store, name).__doc__, name

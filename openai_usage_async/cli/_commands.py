@@ -213,8 +213,9 @@ def _span(args: argparse.Namespace) -> tuple[int, int]:
 async def summary(args: argparse.Namespace, client: AsyncUsageClient | None = None) -> int:
     start, end = _span(args)
     if getattr(args, "store", None):
-        data = await _from_store(args.store, start, end)
-        sys.stdout.write("\n".join(report(data, start, end, args.by)) + "\n")
+        data, names = await _from_store(args.store, start, end)
+        names = None if args.no_names else names
+        sys.stdout.write("\n".join(report(data, start, end, args.by, names)) + "\n")
         sys.stdout.flush()
         return 0
     owned = client is None
@@ -278,8 +279,10 @@ def label(kind: str, key: str | None, directory: Directory | None) -> str:
     return f"{name} ({short})"
 
 
-async def _from_store(path: str, start: int, end: int) -> dict[str, list[UsageBucket[Any]]]:
-    """What ``gather`` would have returned for the summary, read from a store instead."""
+async def _from_store(
+    path: str, start: int, end: int
+) -> tuple[dict[str, list[UsageBucket[Any]]], Directory | None]:
+    """What ``gather`` would have returned for the summary, and the names, from a store."""
     from ..store import open_store
 
     if not await anyio.Path(path).exists():
@@ -295,7 +298,8 @@ async def _from_store(path: str, start: int, end: int) -> dict[str, list[UsageBu
                 if name == "costs":
                     raise UsageError(f"--store: {exc}") from None
                 data[name] = []  # an endpoint never synced: nothing to report for it
-    return data
+        names = await store.directory()
+    return data, names
 
 
 def _amount(cost: Any) -> float:

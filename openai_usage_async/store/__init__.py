@@ -30,7 +30,14 @@ import anyio.to_thread
 
 from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
 from .._sansio.query import to_unix
-from ..models import CostAmount, UsageBucket
+from ..models import (
+    CostAmount,
+    Directory,
+    OrganizationUser,
+    Project,
+    ProjectApiKey,
+    UsageBucket,
+)
 from ._backend import SQLBackend, StoreError, q
 from ._schema import schema_for
 from ._sync import EndpointReport, SyncReport, sync
@@ -99,6 +106,10 @@ class Store:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+    async def directory(self) -> Directory | None:
+        """The names kept by the last sync that could read the directory, or None."""
+        return await _read_directory(self)
 
     def progress(self) -> dict[str, tuple[int, int]]:
         """For a sync in progress (or the last one): endpoint -> (windows done, planned)."""
@@ -213,6 +224,21 @@ class Store:
             )
             edge = bucket_end
         return out
+
+
+async def _read_directory(store: Store) -> Directory | None:
+    db = store._backend_or_raise()
+    try:
+        projects = await store._run(db.execute, "SELECT id, name, status FROM projects")
+        users = await store._run(db.execute, "SELECT id, name, email, role FROM users")
+        keys = await store._run(db.execute, "SELECT id, project_id, name FROM api_keys")
+    except StoreError:
+        return None  # never synced with a key that may read the directory
+    return Directory(
+        projects=[Project(id=i, name=n, status=st) for i, n, st in projects],
+        users=[OrganizationUser(id=i, name=n, email=e, role=r) for i, n, e, r in users],
+        api_keys=[ProjectApiKey(id=i, project_id=p, name=n) for i, p, n in keys],
+    )
 
 
 class SQLiteStore(Store):
