@@ -54,6 +54,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-mb", type=int, default=32, help="memory for settled pages, re-served (default 32)"
     )
+    parser.add_argument(
+        "--directory-size",
+        type=_directory_size,
+        metavar="PROJECTS,KEYS",
+        help="grow the organization directory to this many projects and API keys",
+    )
+
+
+def _directory_size(text: str) -> tuple[int, int]:
+    projects, sep, keys = text.partition(",")
+    try:
+        if not sep:
+            raise ValueError
+        return int(projects), int(keys)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected PROJECTS,KEYS (two integers), got {text!r}"
+        ) from None
 
 
 def emulator_from_args(args: argparse.Namespace) -> Emulator:
@@ -80,6 +98,7 @@ def emulator_from_args(args: argparse.Namespace) -> Emulator:
         max_concurrent=args.max_concurrent,
         rate_limit_retry_after_ms=args.rate_limit_retry_after_ms,
         cache_bytes=args.cache_mb << 20,
+        directory_size=args.directory_size,
     )
 
 

@@ -5,6 +5,10 @@ them: record it, refuse it when more than ``max_concurrent`` are in flight (429)
 the injected latency, apply the first fault that fires, check the Bearer key, validate
 the query (400 with an OpenAI-style error naming the parameter), then cut the page out
 of the organization's data and encode it with msgspec.
+
+The organization directory's four list routes (projects, users, a project's API keys
+and service accounts; see :mod:`.directory`) take the same steps, under the endpoint
+names of :data:`~.directory.DIRECTORY_ENDPOINTS`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import collections
 import contextvars
 import hashlib
 import random
+import re
 import ssl
 import struct
 import time
@@ -29,10 +34,11 @@ from aiohttp import web
 
 from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS, EndpointSpec, endpoint_by_path
 from .data import Organization
+from .directory import DIRECTORY_ENDPOINTS, DirectoryError
 from .faults import Fault, error_body
 from .stats import KEPT_HEADERS, EmulatorStatistics, ReceivedRequest, Recorder
 
-__all__ = ["Emulator", "QueryError"]
+__all__ = ["DIRECTORY_PATHS", "Emulator", "ListQuery", "QueryError", "parse_list_query"]
 
 API_PREFIX: Final = "/v1"
 _ENCODER: Final = msgspec.json.Encoder()
@@ -43,6 +49,24 @@ _ADMIN_KEY_HELP: Final = (
 )
 
 UNKNOWN_RESULT_OBJECT: Final = "organization.usage.hologram_renders.result"
+
+#: The directory's routes (under ``/v1``), by endpoint name.
+DIRECTORY_PATHS: Final[Mapping[str, str]] = {
+    "projects": "/organization/projects",
+    "users": "/organization/users",
+    "project_api_keys": "/organization/projects/{project_id}/api_keys",
+    "project_service_accounts": "/organization/projects/{project_id}/service_accounts",
+}
+assert tuple(DIRECTORY_PATHS) == DIRECTORY_ENDPOINTS
+
+# Each directory route's own query parameters (beyond limit and after), and their kinds.
+_LIST_OPTIONS: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
+    "projects": {"include_archived": ("true", "false")},
+    "users": {"emails": ()},  # any strings, repeated
+    "project_api_keys": {"owner_project_access": ("active", "inactive", "any")},
+    "project_service_accounts": {},
+}
+_LIST_LIMIT: Final = (1, 100, 20)  # min, max, default
 
 
 @dataclass(slots=True)
@@ -183,6 +207,52 @@ def parse_query(spec: EndpointSpec, items: Iterable[tuple[str, str]]) -> Query:
     return Query(start, end, width, limit, tuple(sorted(group_by)), filters, _one(params, "page"))
 
 
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """A validated directory list query: ``options`` holds the route's own parameters."""
+
+    limit: int
+    after: str | None
+    options: Mapping[str, Any]
+
+
+def parse_list_query(endpoint: str, items: Iterable[tuple[str, str]]) -> ListQuery:
+    """Validate a directory route's query; raise :class:`QueryError` on the first fault."""
+    params: dict[str, list[str]] = collections.defaultdict(list)
+    for key, value in items:
+        params[key.removesuffix("[]")].append(value)
+    own = _LIST_OPTIONS[endpoint]
+    for key in params:
+        if key not in ("limit", "after", *own):
+            raise QueryError(key, f"Unrecognized query parameter: '{key}'.")
+    low, high, limit = _LIST_LIMIT
+    raw_limit = _one(params, "limit")
+    if raw_limit is not None:
+        if re.fullmatch(r"-?[0-9]+", raw_limit) is None:
+            raise QueryError(
+                "limit", f"Invalid value for 'limit': expected an integer, got {raw_limit!r}."
+            )
+        limit = int(raw_limit)
+        if not low <= limit <= high:
+            raise QueryError(
+                "limit", f"Invalid value for 'limit': {limit} is outside {low}..{high}."
+            )
+    options: dict[str, Any] = {}
+    for name, choices in own.items():
+        if not choices:
+            options[name] = tuple(params.get(name, ()))
+            continue
+        raw = _one(params, name)
+        if raw is None:
+            continue
+        if raw not in choices:
+            raise QueryError(
+                name, f"Invalid value for '{name}': {raw!r}; supported: {', '.join(choices)}."
+            )
+        options[name] = raw == "true" if choices == ("true", "false") else raw
+    return ListQuery(limit, _one(params, "after"), options)
+
+
 def bucket_bounds(
     start: int, end: int, width_s: int, limit: int, *, clip: bool = True
 ) -> list[tuple[int, int]]:
@@ -213,7 +283,9 @@ class Emulator:
     ``has_more: true`` with a cursor that is then rejected. ``result_key="result"``
     spells the bucket list as the OpenAPI document does. ``unknown_tag`` adds a result
     with a tag no client knows to every bucket. ``revision`` (see :meth:`revise`) grows
-    the buckets of the last ``revision_window_s`` seconds.
+    the buckets of the last ``revision_window_s`` seconds. ``directory_size=(projects,
+    api_keys)`` grows the organization directory (:attr:`org` ``.directory``) to that many
+    listed projects and API keys with synthetic projects that have no usage.
 
     Use it with :func:`run_emulator`, :func:`serve_in_thread`, ``async with`` (which sets
     :attr:`base_url`), or mount :attr:`app` yourself.
@@ -236,6 +308,7 @@ class Emulator:
         revision_window_s: int = 3 * 3600,
         history_size: int = 10_000,
         cache_bytes: int = 32 << 20,
+        directory_size: tuple[int, int] | None = None,
     ) -> None:
         if api_key is not None and not api_key:
             raise ValueError("api_key: must be a non-empty string or None")
@@ -250,7 +323,12 @@ class Emulator:
         self.costs_quirk = costs_quirk
         self.max_concurrent = max_concurrent
         self.rate_limit_retry_after_ms = rate_limit_retry_after_ms
-        self.org = Organization(seed, clock=self.clock, revision_window_s=revision_window_s)
+        self.org = Organization(
+            seed,
+            clock=self.clock,
+            revision_window_s=revision_window_s,
+            directory_size=directory_size,
+        )
         self._rng = random.Random(seed)
         self._recorder = Recorder(history_size)
         self._mac_key = hashlib.blake2b(f"cursor-{seed}".encode(), digest_size=16).digest()
@@ -364,6 +442,8 @@ class Emulator:
         app = web.Application(middlewares=[middleware])
         for spec in ENDPOINTS.values():
             app.router.add_get(API_PREFIX + spec.path, self._make_handler(spec))
+        for name, path in DIRECTORY_PATHS.items():
+            app.router.add_get(API_PREFIX + path, self._make_directory_handler(name), name=name)
         return app
 
     def _make_handler(
@@ -374,17 +454,26 @@ class Emulator:
 
         return handler
 
+    def _make_directory_handler(
+        self, endpoint: str
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await self._handle_directory(endpoint, request)
+
+        return handler
+
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         exchange = _Exchange("req_" + uuid.uuid4().hex)
         token = _EXCHANGE.set(exchange)
         spec = endpoint_by_path(request.path.removeprefix(API_PREFIX))
+        endpoint = spec.name if spec else request.match_info.route.name
         self._recorder.enter(
             ReceivedRequest(
                 method=request.method,
                 path=request.path,
-                endpoint=spec.name if spec else None,
+                endpoint=endpoint if endpoint in ENDPOINTS or endpoint in DIRECTORY_PATHS else None,
                 query=tuple(request.query.items()),
                 headers={k: request.headers[k] for k in KEPT_HEADERS if k in request.headers},
             )
@@ -429,34 +518,38 @@ class Emulator:
             response.headers.update(headers)
         return response
 
-    async def _handle(self, spec: EndpointSpec, request: web.Request) -> web.StreamResponse:
+    async def _admit(
+        self, endpoint: str, request: web.Request
+    ) -> tuple[web.StreamResponse | None, Fault | None]:
+        """Concurrency bound, latency, faults and auth: a response that ends the exchange
+        here, or None and the fault still to apply to the body."""
         if self.max_concurrent is not None and self._recorder.in_flight > self.max_concurrent:
             retry = {"retry-after-ms": str(self.rate_limit_retry_after_ms)}
-            return self._error(request, 429, code="rate_limit_exceeded", headers=retry)
+            return self._error(request, 429, code="rate_limit_exceeded", headers=retry), None
         delay_ms = self.latency_ms + (self._rng.uniform(0, self.jitter_ms) if self.jitter_ms else 0)
         if delay_ms > 0:
             await asyncio.sleep(delay_ms / 1000)
-        fault = next((f for f in self.faults if f.check(spec.name, self._rng)), None)
+        fault = next((f for f in self.faults if f.check(endpoint, self._rng)), None)
         if fault is not None:
             if fault.kind == "status":
-                return self._error(request, fault.status, headers=fault.headers())
+                return self._error(request, fault.status, headers=fault.headers()), None
             if fault.kind == "drop":
-                return self._drop(request)
+                return self._drop(request), None
             if fault.kind == "slow":
                 await asyncio.sleep(fault.delay_ms / 1000)
                 fault = None
-        refusal = self._check_auth(request)
-        if refusal is not None:
-            return refusal
-        try:
-            query = parse_query(spec, request.query.items())
-            clip = fault is None or fault.kind != "unclipped"
-            body = self._page_body(spec, query, clip=clip)
-        except QueryError as exc:
-            return self._error(request, 400, exc.message, param=exc.param)
+        return self._check_auth(request), fault
+
+    async def _respond(
+        self,
+        request: web.Request,
+        body: bytes,
+        fault: Fault | None,
+        end_early: Callable[[bytes, int], bytes],
+    ) -> web.StreamResponse:
         if fault is not None:
             if fault.kind == "early_end":
-                body = _end_early(body, fault.keep)
+                body = end_early(body, fault.keep)
             elif fault.kind == "truncate":
                 body = body[: len(body) // 2]
             elif fault.kind == "malformed":
@@ -466,6 +559,38 @@ class Emulator:
         response = web.Response(body=body, content_type="application/json")
         response.headers["x-request-id"] = _EXCHANGE.get().request_id
         return response
+
+    async def _handle(self, spec: EndpointSpec, request: web.Request) -> web.StreamResponse:
+        refusal, fault = await self._admit(spec.name, request)
+        if refusal is not None:
+            return refusal
+        try:
+            query = parse_query(spec, request.query.items())
+            clip = fault is None or fault.kind != "unclipped"
+            body = self._page_body(spec, query, clip=clip)
+        except QueryError as exc:
+            return self._error(request, 400, exc.message, param=exc.param)
+        return await self._respond(request, body, fault, _end_early)
+
+    async def _handle_directory(self, endpoint: str, request: web.Request) -> web.StreamResponse:
+        refusal, fault = await self._admit(endpoint, request)
+        if refusal is not None:
+            return refusal
+        try:
+            query = parse_list_query(endpoint, request.query.items())
+            page = self.org.directory.page(
+                endpoint,
+                limit=query.limit,
+                after=query.after,
+                project_id=request.match_info.get("project_id"),
+                now=int(self.clock()),
+                **query.options,
+            )
+        except QueryError as exc:
+            return self._error(request, 400, exc.message, param=exc.param)
+        except DirectoryError as exc:
+            return self._error(request, exc.status, exc.message, param=exc.param)
+        return await self._respond(request, _ENCODER.encode(page), fault, _end_list_early)
 
     def _drop(self, request: web.Request) -> web.Response:
         _EXCHANGE.get().dropped = True
@@ -599,6 +724,16 @@ def _end_early(body: bytes, keep: int) -> bytes:
     page = msgspec.json.decode(body)
     page["data"] = page["data"][:keep]
     page["has_more"], page["next_page"] = False, None
+    return _ENCODER.encode(page)
+
+
+def _end_list_early(body: bytes, keep: int) -> bytes:
+    """A copy of the encoded list page ``body`` cut to its first ``keep`` objects, ended."""
+    page = msgspec.json.decode(body)
+    page["data"] = page["data"][:keep]
+    page["first_id"] = page["data"][0]["id"] if page["data"] else None
+    page["last_id"] = page["data"][-1]["id"] if page["data"] else None
+    page["has_more"] = False
     return _ENCODER.encode(page)
 
 

@@ -42,6 +42,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from .._sansio.endpoints import ENDPOINTS, EndpointSpec
+from .directory import Directory, build_directory
 
 __all__ = ["METRICS", "PRICES", "TEXT_PRICES", "Organization", "Stream"]
 
@@ -258,6 +259,12 @@ class Organization:
     the data-revision knob (see the module docstring). The public attributes
     (``projects``, ``users``, ``api_keys``, ``streams``, ...) let tests compute expected
     values independently.
+
+    :attr:`directory` names those IDs (see :mod:`.directory`), with two gaps on purpose:
+    :attr:`deleted_api_key_id` (in usage, listed by no project) and
+    :attr:`archived_project_id` (in usage, listed only with ``include_archived=true``).
+    ``directory_size=(projects, api_keys)`` grows it with synthetic projects that have
+    no usage, for benchmarks; the usage data is the same at any size.
     """
 
     def __init__(
@@ -267,6 +274,7 @@ class Organization:
         clock: Callable[[], float],
         revision_window_s: int = 3 * 3600,
         revision_growth_pct: int = 10,
+        directory_size: tuple[int, int] | None = None,
     ) -> None:
         self.seed = seed
         self.clock = clock
@@ -283,6 +291,25 @@ class Organization:
         self.vector_stores = [_ident(rng, "vs_", 24) for _ in range(6)]
         self.streams: dict[str, list[Stream]] = {name: [] for name in ENDPOINTS}
         self._draw_streams(rng)
+        # The directory draws from generators of its own: the streams above do not move.
+        self.directory: Directory = build_directory(
+            seed,
+            projects=self.projects,
+            users=self.users,
+            key_project=self.key_project,
+            key_owner=self.key_owner,
+            used_keys={
+                s.dims["api_key_id"]
+                for streams in self.streams.values()
+                for s in streams
+                if s.dims.get("api_key_id") is not None
+            },
+            size=directory_size,
+        )
+        #: A key that usage data carries but no project lists: it was deleted.
+        self.deleted_api_key_id: str = self.directory.deleted_api_key_id
+        #: A project that usage data carries, listed only with ``include_archived=true``.
+        self.archived_project_id: str = self.directory.archived_project_id
         self._plans: dict[tuple[Any, ...], _Plan] = {}
         self._act = lru_cache(maxsize=1 << 18)(self._raw_activity)
 

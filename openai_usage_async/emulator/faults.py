@@ -26,7 +26,7 @@ FaultKind = Literal[
     "truncate",  # 200 with the body cut in half (Content-Length matches the cut body)
     "malformed",  # 200 with a body that is not JSON
     "slow",  # wait `delay_ms` more, then answer normally (to trip client timeouts)
-    "early_end",  # the normal page cut to its first `keep` buckets, with has_more false
+    "early_end",  # the normal page cut to its first `keep` buckets (or objects), has_more false
     "unclipped",  # whole buckets at unaligned range edges instead of clipped ones
 ]
 
@@ -38,7 +38,8 @@ class Fault:
     ``status`` with ``retry_after_s`` / ``retry_after_ms`` / ``should_retry`` set the
     ``retry-after``, ``retry-after-ms`` and ``x-should-retry`` headers of a ``"status"``
     fault. ``first`` and ``rate`` are exclusive; ``endpoints`` names endpoints (as on
-    ``client.usage``) the fault is limited to. ``keep`` is how many buckets an
+    ``client.usage``, or the directory's ``projects``, ``users``, ``project_api_keys``,
+    ``project_service_accounts``) the fault is limited to. ``keep`` is how many buckets an
     ``"early_end"`` page keeps. ``seen`` and ``fired`` count the requests it was checked
     against and applied to.
     """
