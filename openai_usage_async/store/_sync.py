@@ -106,6 +106,11 @@ class SyncReport:
         lines.append(
             f"{self.rows_written:,} rows in {self.seconds:.1f}s, {self.requests:,} requests"
         )
+        if self.directory_rows is None:
+            lines.append("directory: not readable with this key; names not refreshed")
+        else:
+            counts = ", ".join(f"{n:,} {t}" for t, n in self.directory_rows.items())
+            lines.append(f"directory: {counts}")
         return "\n".join(lines)
 
 

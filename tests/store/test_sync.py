@@ -151,10 +151,11 @@ async def test_faults_during_a_sync_lose_and_duplicate_nothing(
         want = {n: await table_rows(clean, schema_for(n, "1d")) for n in ("costs", "embeddings")}
     # Faults are checked in order: requests 1-2 get a 500, the 3rd is dropped mid-body, the
     # 4th ends its chain early; and beyond 2 in flight, 429s.
+    usage = frozenset({"costs", "embeddings"})
     emulator.faults = [
-        Fault(status=500, first=2),
-        Fault(kind="drop_mid_body", first=1),
-        Fault(kind="early_end", keep=1, first=1),
+        Fault(status=500, first=2, endpoints=usage),
+        Fault(kind="drop_mid_body", first=1, endpoints=usage),
+        Fault(kind="early_end", keep=1, first=1, endpoints=usage),
     ]
     emulator.max_concurrent = 2
     async with open_store(store_path) as store:
@@ -230,3 +231,30 @@ async def test_a_full_disk_leaves_the_store_as_it_was(
         # Nothing half-written: the rows and checkpoints are those of the last good sync.
         assert await table_rows(store, schema) == before
         assert await store._run(db.execute, "SELECT * FROM _openai_usage_windows") == windows
+
+
+async def test_sync_keeps_the_directory_tables_for_joins(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    report = await store.sync(client, start_time=T0, endpoints=["costs"])
+    d = emulator.org.directory
+    assert report.directory_rows == {
+        "projects": len(d.projects),
+        "users": len(d.users),
+        "api_keys": len(d.api_keys),
+    }
+    db = store._backend_or_raise()
+    joined = await store._run(
+        db.execute,
+        'SELECT p.name, SUM(c.amount_value) FROM "costs_1d" c JOIN projects p ON p.id = '
+        "c.project_id GROUP BY p.name ORDER BY 2 DESC",
+    )
+    assert joined and {name for name, _ in joined} <= {p.name for p in d.projects}
+    # A key that may not read the directory: the names stay as the last sync left them.
+    directory = frozenset({"projects", "users", "project_api_keys", "project_service_accounts"})
+    emulator.faults = [Fault(status=403, endpoints=directory)]
+    again = await store.sync(client, endpoints=["costs"])
+    assert again.directory_rows is None
+    assert "directory: not readable with this key" in str(again)
+    [(count,)] = await store._run(db.execute, "SELECT COUNT(*) FROM projects")
+    assert count == len(d.projects)
