@@ -18,17 +18,22 @@ def emulator_process(
     *,
     max_concurrent: int | None = None,
     rate_limit_retry_after_ms: int | None = None,
+    directory_size: tuple[int, int] | None = None,
 ) -> Iterator[str]:
     """Start the emulator on a free port; yield its base URL.
 
     ``max_concurrent`` answers 429 beyond that many requests in flight, with
     ``retry-after-ms: rate_limit_retry_after_ms`` (the emulator's default when None).
+    ``directory_size=(projects, api_keys)`` grows the organization directory to that many
+    projects (the archived one included) and API keys.
     """
     extra: list[str] = []
     if max_concurrent is not None:
         extra += ["--max-concurrent", str(max_concurrent)]
     if rate_limit_retry_after_ms is not None:
         extra += ["--rate-limit-retry-after-ms", str(rate_limit_retry_after_ms)]
+    if directory_size is not None:
+        extra += ["--directory-size", ",".join(map(str, directory_size))]
     command = [
         sys.executable,
         "-m",

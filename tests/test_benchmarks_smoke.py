@@ -11,6 +11,7 @@ import aiohttp
 from benchmarks import __main__ as runner
 from benchmarks import bench_backfill as backfill
 from benchmarks import bench_decode as decode
+from benchmarks import bench_directory as directory_bench
 from benchmarks import bench_first_bucket as first_bucket
 from benchmarks import bench_sync as sync_bench
 from benchmarks._emulator import NOW, emulator_process
@@ -158,3 +159,26 @@ def test_sync_measurement_at_tiny_sizes() -> None:
         "peak RSS syncing 1 vs 2 days of 1m embeddings",
     ):
         assert label in summary
+
+
+def test_directory_at_the_base_size() -> None:
+    lines, listing = runner.measure_directory(None, 0.0, 1)
+    ours, sdk = listing.ours, listing.sdk
+    assert ours.counts == sdk.counts  # the same projects, keys, service accounts, users
+    assert ours.projects > 1 and ours.api_keys > ours.projects and ours.users > 0
+    assert ours.service_accounts > 0
+    assert ours.requests == sdk.requests  # the same pages of 100, ours concurrently
+    assert ours.seconds > 0 and sdk.seconds > 0
+    assert lines[0].startswith("### The organization directory: ")
+    summary = "\n".join(runner.targets([], {}, {}, listing=listing))
+    assert f"the directory of {ours.projects} projects and {ours.api_keys} keys" in summary
+    assert "counts equal" in summary
+
+
+async def test_directory_clients_agree_on_a_grown_directory() -> None:
+    async with Emulator(now=NOW, directory_size=(12, 150)) as emu:
+        assert emu.base_url is not None
+        ours = await directory_bench.ours(emu.base_url)
+        sdk = await directory_bench.official_sdk(emu.base_url)
+    assert ours.counts == sdk.counts
+    assert (ours.projects, ours.api_keys) == (12, 150)
