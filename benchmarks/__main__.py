@@ -777,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
         "  so they take turns instead of overlapping. Building the table's index once after the",
         "  first load (rather than row by row) and one composite index instead of two",
         "  took it from about 3x to about 2x; feeding SQLite JSON through `json_each` to",
-        "  skip the binding was 3.5x slower. The SDK comparison (about 8x) and DuckDB (turning",
+        "  skip the binding was 3.5x slower. The SDK comparison (8 to 9x) and DuckDB (turning",
         "  Python rows into Arrow columns costs what binding does) follow from the same budget.",
         "",
         "## Measurements",

@@ -20,6 +20,7 @@ import msgspec
 
 from .. import errors
 from .._client import AsyncUsageClient
+from .._fanout import first_error
 from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
 from ..emulator import run_emulator
 from ..emulator.__main__ import emulator_from_args, serve_forever
@@ -245,9 +246,12 @@ async def _gather_with_names(
     async def names() -> None:
         result["directory"] = await directory_or_none(client)
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(names)
-        data = await client.usage.gather(_USAGE_FOR_SUMMARY, start_time=start, end_time=end)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(names)
+            data = await client.usage.gather(_USAGE_FOR_SUMMARY, start_time=start, end_time=end)
+    except BaseExceptionGroup as group:
+        raise first_error(group) from None  # the APIError itself, for its exit code
     return data, result.get("directory")
 
 

@@ -124,3 +124,10 @@ def test_demo_shows_names() -> None:
     done = run_cli("demo", "--days", "10", key=None)
     assert done.returncode == 0, done.stderr
     assert "(proj_" in section(done.stdout, "Cost by project")
+
+
+def test_a_refused_key_is_exit_4_not_a_bug(emu: Emulator) -> None:
+    emu._api_key = "sk-admin-the-right-one"
+    done = run_cli(*base(emu), "summary", *SPAN)
+    assert done.returncode == 4, done.stderr
+    assert done.stderr.startswith("openai-usage: error: the API refused the key (401)")
