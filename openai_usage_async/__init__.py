@@ -12,6 +12,7 @@ The bundled emulator of the API lives in :mod:`openai_usage_async.emulator`; the
 exceptions in :mod:`openai_usage_async.errors`.
 """
 
+from ._blocking import UsageClient as UsageClient
 from ._client import AsyncUsageClient as AsyncUsageClient
 from ._client import ClientStatistics as ClientStatistics
 from ._fanout import BucketIterator as BucketIterator
@@ -97,6 +98,7 @@ __all__ = (
     "UnprocessableEntityError",
     "Usage",
     "UsageBucket",
+    "UsageClient",
     "UsagePage",
     "VectorStoresResult",
     "WebSearchesResult",

@@ -1,0 +1,285 @@
+"""``UsageClient``: the synchronous client, for scripts and notebooks.
+
+Theory of operation
+-------------------
+One anyio blocking portal per client: an event loop in a thread of its own, holding one
+``AsyncUsageClient`` (so one connection pool and one concurrency bound). The synchronous
+surface is not written twice: :class:`_Blocking` wraps any object of the async surface and
+derives, attribute by attribute, what a script calls:
+
+* a coroutine method becomes a method that waits for it in the portal and returns its
+  value (same signature: ``functools.wraps``);
+* a method returning an async iterator (``iter``, ``pages``) becomes one returning an
+  ordinary iterator, whose fetching runs ahead in the portal exactly as the async one does;
+* a namespace (``usage``, ``usage.completions``, ``organization``, ...) is wrapped the same
+  way, lazily.
+
+It works from any thread, including one whose own event loop runs (a Jupyter cell): the
+calling thread only waits on a future. Ctrl-C while waiting cancels the call in the portal
+and re-raises ``KeyboardInterrupt``. Leaving a ``for`` loop early (break, exception, the
+iterator being collected) closes the async iterator, which cancels its requests.
+``close()`` (or ``with``) closes the client and stops the thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import contextlib
+import functools
+import inspect
+import sys
+import threading
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import aiohttp
+import anyio.from_thread
+
+from ._client import AsyncUsageClient, ClientStatistics
+
+__all__ = ["UsageClient"]
+
+T = TypeVar("T")
+
+_CLOSED = "the client is closed; make a new UsageClient (or use `with`)"
+
+
+class _Portal:
+    """The portal thread, and waiting on it in a way Ctrl-C can interrupt."""
+
+    def __init__(self) -> None:
+        self._cm = anyio.from_thread.start_blocking_portal(
+            "asyncio", name="openai_usage_async portal"
+        )
+        self.portal = self._cm.__enter__()
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def run(
+        self,
+        fn: Callable[..., Awaitable[T]],
+        *args: Any,
+        timeout_s: float | None = None,
+        **kwargs: Any,
+    ) -> T:
+        if self.closed:
+            raise RuntimeError(_CLOSED)
+        future = self.portal.start_task_soon(functools.partial(fn, *args, **kwargs))
+        try:
+            return future.result(timeout_s)
+        except KeyboardInterrupt:
+            future.cancel()  # cancels the task in the portal: its requests stop
+            with contextlib.suppress(concurrent.futures.CancelledError, Exception):
+                future.result(timeout=5)
+            raise
+
+    def stop(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+        self._cm.__exit__(None, None, None)
+
+
+class BlockingIterator(Iterator[T]):
+    """An ordinary iterator over an async iterator that runs in the portal.
+
+    ``close()`` (or leaving a ``with`` block, or the iterator being collected) stops its
+    requests.
+    """
+
+    def __init__(self, portal: _Portal, iterator: AsyncIterator[T]) -> None:
+        self._portal = portal
+        self._iterator = iterator
+        self._done = False
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        try:
+            return self._portal.run(self._iterator.__anext__)
+        except StopAsyncIteration:
+            self._done = True
+            raise StopIteration from None
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop fetching; wait until the iterator's requests have ended."""
+        if self._done:
+            return
+        self._done = True
+        aclose = getattr(self._iterator, "aclose", None)
+        if aclose is not None and not self._portal.closed:
+            with contextlib.suppress(RuntimeError, TimeoutError):  # the portal stopped
+                self._portal.run(aclose, timeout_s=10)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not sys.is_finalizing():
+            with contextlib.suppress(Exception):
+                self.close()
+
+
+def _blocking_method(portal: _Portal, method: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return portal.run(method, *args, **kwargs)
+
+        return call
+
+    @functools.wraps(method)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        result = method(*args, **kwargs)  # checks its arguments here, before any request
+        if hasattr(result, "__anext__"):
+            return BlockingIterator(portal, result)
+        return result
+
+    return wrapped
+
+
+class _Blocking:
+    """A synchronous view of one object of the async surface (see the module docstring)."""
+
+    def __init__(self, portal: _Portal, target: object) -> None:
+        self._portal = portal
+        self._target = target
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
+        value = getattr(self._target, name)
+        if callable(value) and not isinstance(value, type):
+            out: Any = _blocking_method(self._portal, value)
+        elif _is_namespace(value):
+            out = _Blocking(self._portal, value)
+        else:
+            return value
+        self._cache[name] = out
+        return out
+
+    def __dir__(self) -> list[str]:
+        return [n for n in dir(self._target) if not n.startswith("_")]
+
+    def __repr__(self) -> str:
+        return f"<blocking {self._target!r}>"
+
+
+def _is_namespace(value: object) -> bool:
+    module = type(value).__module__
+    return module.startswith("openai_usage_async.") and not isinstance(value, str | int)
+
+
+class UsageClient:
+    """The synchronous client: the same constructor, methods and errors as
+    :class:`AsyncUsageClient`, returning values instead of awaitables.
+
+    ::
+
+        with UsageClient() as client:                     # key from OPENAI_ADMIN_KEY
+            costs = client.usage.costs.list(start_time=t0, end_time=t1)
+            for bucket in client.usage.completions.iter(start_time=t0, end_time=t1):
+                ...
+
+    ``iter`` and ``pages`` return ordinary iterators that fetch ahead concurrently;
+    leaving the loop early stops their requests. It works where an event loop already
+    runs in the calling thread (Jupyter) and from several threads at once. ``close()``
+    (or ``with``) releases everything; using a closed client raises ``RuntimeError``.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        max_concurrency: int = 8,
+        max_retries: int = 2,
+        timeout: float | aiohttp.ClientTimeout = 60.0,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        # Built here, so a bad argument raises before any thread starts.
+        self._async = AsyncUsageClient(
+            api_key,
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
+            timeout=timeout,
+            session=session,
+        )
+        self._portal = _Portal()
+        _OPEN.add(self)
+        self.usage: Any = _Blocking(self._portal, self._async.usage)
+        self.organization: Any = _Blocking(self._portal, self._async.organization)
+
+    def __repr__(self) -> str:
+        return repr(self._async).replace("AsyncUsageClient", "UsageClient", 1)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._portal.closed
+
+    def statistics(self) -> ClientStatistics:
+        """As :meth:`AsyncUsageClient.statistics`."""
+        return self._async.statistics()
+
+    def close(self) -> None:
+        """Close the client (its iterators and connections) and stop its thread."""
+        if self._portal.closed:
+            return
+        _OPEN.discard(self)
+        try:
+            self._portal.run(self._async.aclose, timeout_s=10)
+        finally:
+            self._portal.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        portal = getattr(self, "_portal", None)
+        if portal is not None and not portal.closed and not sys.is_finalizing():
+            with contextlib.suppress(Exception):
+                self.close()
+
+
+#: Clients not closed yet: closed at exit, while their portal threads still run (after
+#: that, a finalizer waiting on one would wait forever).
+_OPEN: weakref.WeakSet[UsageClient] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_clients() -> None:
+    for client in list(_OPEN):
+        with contextlib.suppress(BaseException):
+            client.close()
