@@ -22,6 +22,7 @@ from ._organization import Organization as Organization
 from ._resources import Endpoint as Endpoint
 from ._resources import Usage as Usage
 from ._version import __version__ as __version__
+from .arrow import to_arrow as to_arrow
 from .errors import APIConnectionError as APIConnectionError
 from .errors import APIError as APIError
 from .errors import APIResponseValidationError as APIResponseValidationError
@@ -103,5 +104,6 @@ __all__ = (
     "VectorStoresResult",
     "WebSearchesResult",
     "__version__",
+    "to_arrow",
     "to_rows",
 )

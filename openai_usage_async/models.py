@@ -48,6 +48,7 @@ __all__ = [
     "UsagePage",
     "VectorStoresResult",
     "WebSearchesResult",
+    "row_columns",
     "to_rows",
 ]
 
@@ -480,3 +481,28 @@ class Directory(msgspec.Struct, frozen=True, kw_only=True, dict=True):
             return None
         table: dict[str, str | None] = self._lookups[which]  # type: ignore[attr-defined]
         return table.get(key)
+
+
+def row_columns(result_type: type, names: bool = False) -> list[tuple[str, str]]:
+    """The flat-row columns of a result type, with a kind: int, float, str or bool; with
+    ``names``, each ID column is followed by its name column (see ``to_rows``)."""
+    info = msgspec.inspect.type_info(result_type)
+    assert isinstance(info, msgspec.inspect.StructType)
+    columns = [("start_time", "int"), ("end_time", "int"), ("object", "str")]
+    kinds = {
+        msgspec.inspect.IntType: "int",
+        msgspec.inspect.FloatType: "float",
+        msgspec.inspect.StrType: "str",
+        msgspec.inspect.BoolType: "bool",
+    }
+    for field in info.fields:
+        t = field.type
+        if isinstance(t, msgspec.inspect.UnionType):
+            t = next(x for x in t.types if not isinstance(x, msgspec.inspect.NoneType))
+        if isinstance(t, msgspec.inspect.StructType):  # a cost's amount
+            columns += [(f"{field.name}_value", "float"), (f"{field.name}_currency", "str")]
+        else:
+            columns.append((field.name, kinds.get(type(t), "str")))
+            if names and field.name in NAME_COLUMNS:
+                columns.append((NAME_COLUMNS[field.name][0], "str"))
+    return columns

@@ -18,38 +18,13 @@ from typing import IO, Any, Protocol
 
 import msgspec
 
-from ..models import NAME_COLUMNS, Directory, UnknownResult, UsagePage, _named, to_rows
+from ..models import Directory, UnknownResult, UsagePage, _named, row_columns, to_rows
 
 __all__ = ["MissingExtraError", "Writer", "atomic_output", "make_writer", "row_columns"]
 
 
 class MissingExtraError(Exception):
     """An optional dependency is not installed; the message says which extra brings it."""
-
-
-def row_columns(result_type: type, names: bool = False) -> list[tuple[str, str]]:
-    """The flat-row columns of a result type, with a kind: int, float, str or bool; with
-    ``names``, each ID column is followed by its name column (see ``to_rows``)."""
-    info = msgspec.inspect.type_info(result_type)
-    assert isinstance(info, msgspec.inspect.StructType)
-    columns = [("start_time", "int"), ("end_time", "int"), ("object", "str")]
-    kinds = {
-        msgspec.inspect.IntType: "int",
-        msgspec.inspect.FloatType: "float",
-        msgspec.inspect.StrType: "str",
-        msgspec.inspect.BoolType: "bool",
-    }
-    for field in info.fields:
-        t = field.type
-        if isinstance(t, msgspec.inspect.UnionType):
-            t = next(x for x in t.types if not isinstance(x, msgspec.inspect.NoneType))
-        if isinstance(t, msgspec.inspect.StructType):  # a cost's amount
-            columns += [(f"{field.name}_value", "float"), (f"{field.name}_currency", "str")]
-        else:
-            columns.append((field.name, kinds.get(type(t), "str")))
-            if names and field.name in NAME_COLUMNS:
-                columns.append((NAME_COLUMNS[field.name][0], "str"))
-    return columns
 
 
 def page_to_builtins(page: UsagePage[Any], directory: Directory | None = None) -> dict[str, Any]:
@@ -175,6 +150,8 @@ def _csv_cell(value: object) -> object:
 
 
 class _Parquet:
+    """Rows batched into ``to_arrow`` tables (real UTC timestamps), in the fixed columns."""
+
     _BATCH = 50_000
 
     def __init__(
@@ -188,26 +165,48 @@ class _Parquet:
             raise MissingExtraError(
                 "--format parquet needs pyarrow: pip install 'openai_usage_async[parquet]'"
             ) from None
+        from ..arrow import to_arrow
+
+        self._to_arrow = to_arrow
         types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
+        time = pa.timestamp("s", tz="UTC")
         self._pa = pa
-        self._schema = pa.schema([(name, types[kind]) for name, kind in columns])
+        self._schema = pa.schema(
+            [
+                (name, time if name in ("start_time", "end_time") else types[kind])
+                for name, kind in columns
+            ]
+        )
         self._names = [name for name, _ in columns]
         self._writer = pq.ParquetWriter(out, self._schema)
-        self._rows: list[dict[str, Any]] = []
+        self._buckets: list[Any] = []  # the buckets of the pages not written yet
+        self._count = 0
         self._dropped = _Dropped(self._names)
 
     def write_page(self, page: UsagePage[Any]) -> None:
-        for row in to_rows(page.data, directory=self._directory):
-            self._dropped.check(row)
-            self._rows.append(row)
-        if len(self._rows) >= self._BATCH:
+        self._buckets += page.data
+        self._count += sum(len(bucket.results) for bucket in page.data)
+        if self._count >= self._BATCH:
             self._flush()
 
     def _flush(self) -> None:
-        if self._rows:
-            table = self._pa.Table.from_pylist(self._rows, schema=self._schema)
-            self._writer.write_table(table)
-            self._rows = []
+        buckets, count = self._buckets, self._count
+        self._buckets, self._count = [], 0
+        if not count:
+            return
+        pa = self._pa
+        table = self._to_arrow(buckets, directory=self._directory)
+        # Columns of unknown result types have no place in the fixed set: dropped, and
+        # said so at the end (as for CSV).
+        self._dropped.fields.update(set(table.column_names) - self._dropped.known)
+        arrays = []
+        for field in self._schema:
+            if field.name not in table.column_names:  # no result of the known type here
+                arrays.append(pa.nulls(table.num_rows, field.type))
+                continue
+            column = table.column(field.name)
+            arrays.append(column if column.type == field.type else column.cast(field.type))
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
 
     def close(self) -> None:
         self._flush()
