@@ -5,32 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 
-import pytest
-
-from openai_usage_async.emulator import Emulator, serve_in_thread
-from tests.helpers import NOW, TEST_KEY
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[Emulator]:
-    with serve_in_thread(now=NOW) as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(served: Emulator) -> Emulator:
-    # Let the previous test's requests drain, so the counters are this test's alone.
-    deadline = time.monotonic() + 10
-    while served.statistics().in_flight and time.monotonic() < deadline:
-        time.sleep(0.01)
-    served.faults.clear()
-    served.latency_ms = 0
-    served._api_key = None
-    served.reset_statistics()
-    return served
+from tests.helpers import TEST_KEY
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -12,26 +12,11 @@ from typing import Any
 import pytest
 
 from openai_usage_async import AsyncUsageClient, UsageClient, errors
-from openai_usage_async.emulator import Emulator, serve_in_thread
+from openai_usage_async.emulator import Emulator
 from tests.helpers import DAY, NOW, TEST_KEY
 
 TODAY = NOW // DAY * DAY
 RANGE = {"start_time": TODAY - 60 * DAY, "end_time": TODAY}
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[Emulator]:
-    with serve_in_thread(now=NOW) as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(served: Emulator) -> Emulator:
-    served.faults.clear()
-    served.latency_ms = 0
-    served._api_key = None
-    served.reset_statistics()
-    return served
 
 
 @pytest.fixture

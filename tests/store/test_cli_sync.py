@@ -13,12 +13,11 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from openai_usage_async.emulator import Emulator, serve_in_thread
+from openai_usage_async.emulator import Emulator
 from tests.cli.conftest import run_cli, start_cli
 from tests.helpers import DAY, NOW, TEST_KEY
 from tests.store.conftest import ordered
@@ -26,20 +25,6 @@ from tests.store.conftest import ordered
 TODAY = NOW // DAY * DAY
 START = TODAY - 60 * DAY
 TABLES = ("costs_1d", "completions_1h", "embeddings_1h")
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[Emulator]:
-    with serve_in_thread(now=NOW) as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(served: Emulator) -> Emulator:
-    served.faults.clear()
-    served.latency_ms = 0
-    served.reset_statistics()
-    return served
 
 
 def sync_args(emu: Emulator, store: pathlib.Path, *extra: str) -> list[str]:
