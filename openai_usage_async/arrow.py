@@ -152,13 +152,26 @@ def to_arrow(
                 objects.append(group[2])
             n += 1
 
+    time = pa.timestamp("s", tz="UTC")
+    head = [
+        pa.array(starts, type=time),
+        pa.array(ends, type=time),
+        pa.array(objects, type=pa.string()),
+    ]
+    if len(groups) == 1 and not unknown:  # the usual case: one known type, no unknown tags
+        ((result_type, (_, results, _)),) = groups.items()
+        single = _single_type(pa, result_type, results, directory)
+        if single is not None:
+            names, arrays = single
+            return pa.Table.from_arrays(
+                head + arrays, names=["start_time", "end_time", "object", *names]
+            )
+
     columns: dict[str, list[Any]] = {}
     kinds: dict[str, str] = {}
-    shared: set[str] = set()  # columns whose values may not all be of their kind
     for result_type, (rows, results, _) in groups.items():
         for column, kind, values in _known_columns(result_type, results, directory):
-            if kinds.setdefault(column, kind) != kind:  # two types, two kinds: check values
-                shared.add(column)
+            kinds.setdefault(column, kind)
             if len(rows) == n:  # the one type of every row: the values are the column
                 columns[column] = values
                 continue
@@ -178,23 +191,62 @@ def to_arrow(
             full = columns.get(column)
             if full is None:
                 full = columns[column] = [None] * n
-            elif column in kinds:  # a known column: the value may not be of its kind
-                shared.add(column)
             full[row] = value
 
-    time = pa.timestamp("s", tz="UTC")
-    types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
-    arrays = [
-        pa.array(starts, type=time),
-        pa.array(ends, type=time),
-        pa.array(objects, type=pa.string()),
-    ]
+    types = _arrow_types(pa)
+    arrays = head
     for column, values in columns.items():
         known = kinds.get(column)  # None: only unknown results have this column
-        if known is not None and column in shared and not _fits(values, known):
-            known = None  # pyarrow would convert quietly (1.5 to int64 is 1): infer instead
+        if known is not None and not _fits(values, known):
+            # Two types typing it differently, an unknown tag's value, a Struct built by
+            # hand: pyarrow would convert quietly (1.5 to int64 is 1), so infer instead.
+            known = None
         arrays.append(_array(pa, values, None if known is None else types.get(known)))
     return pa.Table.from_arrays(arrays, names=["start_time", "end_time", "object", *columns])
+
+
+def _arrow_types(pa: Any) -> dict[str, Any]:
+    return {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}
+
+
+def _single_type(
+    pa: Any, result_type: type[Any], results: list[Any], directory: Directory | None
+) -> tuple[list[str], list[Any]] | None:
+    """(columns, arrays) of results all of one known type, with no nested Struct (so not
+    costs), or None. The field tuples become one Arrow struct array, split into its
+    fields by Arrow: the transposition happens in C++, not in Python lists."""
+    layout = _layout(result_type, directory is not None)
+    if any(how is not None and how[0] == "attr" for *_, how in layout):
+        return None
+    types = _arrow_types(pa)
+    kind_of = {at: kind for _, kind, at, how in layout if how is None}
+    fields = result_type.__struct_fields__
+    if set(kind_of) != set(range(len(fields))):
+        return None
+    # Integers go through float64 and a safe cast back: converting a struct, Arrow would
+    # truncate a float in an int64 field quietly (1.5 to 1), and msgspec checks types only
+    # when decoding, not in a Struct a caller builds. The cast refuses 1.5 and integers
+    # past 2**53, and the general path then infers the column's type from its values (a
+    # bool in an int field becomes 0 or 1, as int() makes it).
+    wide = {"int": pa.float64()}
+    struct = pa.struct([(f, wide.get(kind_of[i], types[kind_of[i]])) for i, f in enumerate(fields)])
+    astuple = msgspec.structs.astuple
+    tuples = [astuple(r) for r in results]
+    arrays = []
+    try:
+        split = pa.array(tuples, type=struct).flatten()
+        for _, kind, at, how in layout:
+            if how is None and kind == "int":
+                split[at] = split[at].cast(types["int"], safe=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return None
+    for _, _, at, how in layout:
+        if how is None:
+            arrays.append(split[at])
+        else:
+            lookup = getattr(directory, how[1])
+            arrays.append(pa.array([lookup(t[at]) for t in tuples], type=pa.string()))
+    return [column for column, *_ in layout], arrays
 
 
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {

@@ -250,6 +250,15 @@ def test_a_column_two_known_types_type_differently_is_not_truncated() -> None:
     assert table.column("images").to_pylist() == [3, 1.5]
 
 
+def test_a_value_not_of_its_annotated_type_is_not_truncated() -> None:
+    # msgspec checks types when decoding, not when a caller builds a Struct by hand: the
+    # one-type fast path must not let Arrow turn 1.5 into 1.
+    built = ImagesResult(images=1.5, num_model_requests=1)  # type: ignore[arg-type]
+    table = to_arrow([UsageBucket(start_time=0, end_time=60, results=[built])])
+    assert table.column("images").to_pylist() == [1.5]
+    assert table.column("num_model_requests").type == pa.int64()
+
+
 def test_an_unknown_tag_gets_names_too() -> None:
     directory = Directory(projects=[Project(id="proj_a", name="Checkout")], users=[], api_keys=[])
     new = UnknownResult(object="organization.usage.x.result", fields={"project_id": "proj_a"})
