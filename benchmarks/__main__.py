@@ -17,6 +17,9 @@
 8. The organization directory (200 projects, 3,000 API keys) at 50 ms:
    ``client.organization.directory()`` against the SDK's auto-paging loops, project by
    project.
+9. Outside an event loop, on the grouped year at 50 ms: ``UsageClient.list()`` against
+   ``AsyncUsageClient.list()``; ``to_arrow`` against ``pandas.DataFrame(to_rows(...))``;
+   the dlt source into DuckDB against ``store.sync()`` into SQLite, dlt's steps timed.
 
 ``--write`` also writes docs/benchmarks.md and docs/benchmarks.png.
 """
@@ -37,6 +40,7 @@ from . import bench_decode as decode
 from . import bench_directory as directory
 from . import bench_first_bucket as first_bucket
 from . import bench_memory as memory
+from . import bench_outside as outside
 from . import bench_overhead as overhead
 from . import bench_storm as storm
 from . import bench_sync as sync
@@ -404,6 +408,69 @@ def measure_directory(
     return lines, listing
 
 
+def measure_outside(days: int, repeat: int) -> tuple[list[str], outside.Result]:
+    with emulator_process(latency_ms=SYNC_LATENCY_MS) as base_url:
+        r = outside.measure(base_url, days, repeat)
+    print("  measured: outside an event loop", file=sys.stderr)
+    steps = ", ".join(f"{name} {s:.2f} s" for name, s in r.dlt_steps.items())
+    runs = f"{r.runs} run{'s' * (r.runs != 1)}"
+    lines = [
+        f"### Outside an event loop: {year(days)} of hourly completions by model and "
+        f"project, {SYNC_LATENCY_MS:g} ms latency",
+        "",
+        f"{r.buckets:,} buckets, {r.rows:,} rows. The two `list()` calls alternate, each "
+        f"with a fresh client (median of {runs}); the conversions run on one fetched copy "
+        "of the buckets (CPU only, median); the dlt source loads into a fresh DuckDB file "
+        "with a fresh pipeline directory each run, alternating with `store.sync()` into a "
+        "fresh SQLite file.",
+        "",
+        *table(
+            ["what", "seconds", "rows", "ratio"],
+            [
+                ["`AsyncUsageClient.list()` in `asyncio.run`", f"{r.async_list_s:.2f}", "", ""],
+                [
+                    "`UsageClient.list()` (the portal thread)",
+                    f"{r.sync_list_s:.2f}",
+                    "",
+                    f"{r.sync_ratio:.2f}x the async one",
+                ],
+                [
+                    "`pandas.DataFrame(list(to_rows(buckets)))`",
+                    f"{r.pandas_s:.2f}",
+                    f"{r.rows:,}",
+                    "",
+                ],
+                [
+                    "`to_arrow(buckets)`",
+                    f"{r.arrow_s:.2f}",
+                    f"{r.rows:,}",
+                    f"{r.arrow_speedup:.1f}x faster",
+                ],
+                [
+                    "`to_arrow(buckets).to_pandas()`",
+                    f"{r.arrow_pandas_s:.2f}",
+                    f"{r.rows:,}",
+                    f"{r.pandas_s / r.arrow_pandas_s:.1f}x faster",
+                ],
+                [
+                    "`store.sync()` into SQLite",
+                    f"{r.sqlite_sync_s:.2f}",
+                    f"{r.sqlite_rows:,}",
+                    "",
+                ],
+                [
+                    f"dlt source into DuckDB ({steps})",
+                    f"{r.dlt_s:.2f}",
+                    f"{r.dlt_rows:,}",
+                    f"{r.dlt_s / r.sqlite_sync_s:.2f}x the SQLite sync",
+                ],
+            ],
+        ),
+        "",
+    ]
+    return lines, r
+
+
 def directory_label(listing: Listing) -> str:
     return f"{listing.ours.projects:,} projects and {listing.ours.api_keys:,} keys"
 
@@ -530,6 +597,7 @@ def targets(
     storms: list[Storm] | None = None,
     synced: Sync | None = None,
     listing: Listing | None = None,
+    beyond: outside.Result | None = None,
 ) -> list[str]:
     rows = []
     for latency_ms in sorted({r.latency_ms for r in results}):
@@ -702,6 +770,33 @@ def targets(
                 "yes" if listing.speedup >= 5 and same else "**no**",
             ]
         )
+    if beyond is not None:
+        r = beyond
+        rows.append(
+            [
+                f"`UsageClient.list()` vs `AsyncUsageClient.list()`, {year(r.days)} grouped",
+                "within 1.1x",
+                f"{r.sync_ratio:.2f}x ({r.sync_list_s:.2f} vs {r.async_list_s:.2f} s)",
+                "yes" if r.sync_ratio <= 1.1 else "**no**",
+            ]
+        )
+        rows.append(
+            [
+                f"`to_arrow` vs `pandas.DataFrame(list(to_rows(...)))`, {r.rows:,} rows",
+                ">= 3x faster",
+                f"{r.arrow_speedup:.1f}x ({r.pandas_s:.2f} vs {r.arrow_s:.2f} s)",
+                "yes" if r.arrow_speedup >= 3 else "**no**",
+            ]
+        )
+        rows.append(
+            [
+                "dlt source into DuckDB vs `store.sync()` into SQLite, the same range",
+                "reported",
+                f"{r.dlt_s:.2f} vs {r.sqlite_sync_s:.2f} s ({r.dlt_rows:,} vs "
+                f"{r.sqlite_rows:,} rows)",
+                "yes" if r.dlt_rows == r.sqlite_rows == r.rows else "**no**",
+            ]
+        )
     return ["## Targets", "", *table(["measure", "target", "measured", "met"], rows), ""]
 
 
@@ -742,6 +837,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("directory ...", file=sys.stderr)
     directory_lines, listing = measure_directory(DIRECTORY_SIZE, DIRECTORY_LATENCY_MS, repeat)
+    print("outside an event loop ...", file=sys.stderr)
+    outside_lines, beyond = measure_outside(90 if args.quick else 365, repeat)
     elapsed = time.perf_counter() - started
     command = "python -m benchmarks" + (" --quick" if args.quick else "") + " --write"
     lines = [
@@ -753,7 +850,7 @@ def main(argv: list[str] | None = None) -> int:
         "one run. The floor is `ceil(pages / concurrency) x latency`, one round trip per "
         "window of the endpoint's maximum page size: no client can beat it.",
         "",
-        *targets(results, decode_ratios, peaks, first, storms, synced, listing),
+        *targets(results, decode_ratios, peaks, first, storms, synced, listing, beyond),
         "![Backfill wall time against max_concurrency](benchmarks.png)",
         "",
         "What limits the figures (profiled with cProfile and a per-request timeline):",
@@ -790,6 +887,7 @@ def main(argv: list[str] | None = None) -> int:
         *storm_lines,
         *sync_lines,
         *directory_lines,
+        *outside_lines,
     ]
     text = "\n".join(lines) + "\n"
     sys.stdout.write(text)

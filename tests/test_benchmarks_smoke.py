@@ -182,3 +182,14 @@ async def test_directory_clients_agree_on_a_grown_directory() -> None:
         sdk = await directory_bench.official_sdk(emu.base_url)
     assert ours.counts == sdk.counts
     assert (ours.projects, ours.api_keys) == (12, 150)
+
+
+def test_outside_an_event_loop_at_tiny_sizes() -> None:
+    lines, r = runner.measure_outside(2, 1)
+    assert r.buckets == 48 and r.rows > r.buckets  # hourly, grouped: several rows a bucket
+    assert r.sqlite_rows == r.dlt_rows == r.rows  # every path loads every row
+    assert set(r.dlt_steps) == {"extract", "normalize", "load"}
+    assert all(s > 0 for s in (r.async_list_s, r.sync_list_s, r.pandas_s, r.arrow_s, r.dlt_s))
+    assert lines[0].startswith("### Outside an event loop: 2 days of hourly completions")
+    summary = "\n".join(runner.targets([], {}, {}, beyond=r))
+    assert "within 1.1x" in summary and ">= 3x faster" in summary
