@@ -241,3 +241,20 @@ def test_without_dlt_the_import_names_the_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'openai_usage_async[dlt]'" in out.stdout
+
+
+def test_a_fresh_runner_restores_the_state_from_the_destination(
+    tmp_path: pathlib.Path, emulator: Emulator, client: UsageClient
+) -> None:
+    """An orchestrator's container has no pipeline directory: the next run is incremental."""
+    pipeline(tmp_path).run(usage_source(["costs"], start_time=T0, client=client))
+    emulator.reset_statistics()
+    elsewhere = dlt.pipeline(
+        "usage_test",
+        destination=dlt.destinations.duckdb(str(tmp_path / "warehouse.duckdb")),
+        dataset_name="usage",
+        pipelines_dir=str(tmp_path / "another-runner"),
+    )
+    elsewhere.run(usage_source(["costs"], start_time=T0, client=client))
+    assert emulator.statistics().requests_by_endpoint["costs"] == 1  # the overlap alone
+    assert table(tmp_path, "costs_1d") == expected(client, "costs", NOW)
