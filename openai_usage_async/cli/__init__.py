@@ -3,7 +3,8 @@
 Exit codes: 0 success; 1 an unexpected error (a bug: please report it with --verbose);
 2 bad usage (arguments, dates, endpoint, group_by, filters); 3 no API key; 4 the key was
 refused (401/403); 5 another API error; 6 network down or timed out; 7 the output (or
-the store) could not be written; 8 an optional dependency is missing; 130 interrupted (Ctrl-C).
+the store) could not be written; 8 an optional dependency is missing; 9 the emulator
+cannot listen (its port is taken); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import traceback
 from collections.abc import Sequence
 
 from .. import errors
+from ..emulator.__main__ import EXIT_CANNOT_LISTEN, ListenError
 from ..store._backend import StoreError
 from ._args import build_parser
 from ._commands import COMMANDS, NoKeyError, UsageError
-from ._export import MissingExtraError
+from ._export import MissingExtraError, OutputError
 
 __all__ = ["main"]
 
@@ -35,6 +37,7 @@ EXIT_API = 5
 EXIT_NETWORK = 6
 EXIT_OUTPUT = 7
 EXIT_MISSING_EXTRA = 8
+EXIT_CANNOT_LISTEN = EXIT_CANNOT_LISTEN  # 9, the emulator's own
 EXIT_INTERRUPTED = 130
 
 
@@ -51,12 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     verbose = bool(getattr(args, "verbose", False))
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
+        level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not verbose:
-        logging.getLogger("openai_usage_async").setLevel(logging.WARNING)
+    # --verbose is about our requests and retries: other libraries (asyncio's "Using
+    # selector" line, say) keep their warnings-only level.
+    ours = logging.getLogger("openai_usage_async")
+    ours.setLevel(logging.DEBUG if verbose else logging.WARNING)
     try:
         code = asyncio.run(_run(args))
     except KeyboardInterrupt:  # before or after the event loop ran
@@ -93,8 +98,10 @@ async def _run(args: argparse.Namespace) -> int:
         return _fail(EXIT_NO_KEY, str(exc), verbose)
     except MissingExtraError as exc:
         return _fail(EXIT_MISSING_EXTRA, str(exc), verbose)
-    except StoreError as exc:
+    except (StoreError, OutputError) as exc:
         return _fail(EXIT_OUTPUT, str(exc), verbose)
+    except ListenError as exc:
+        return _fail(EXIT_CANNOT_LISTEN, str(exc), verbose)
     except (errors.AuthenticationError, errors.PermissionDeniedError) as exc:
         return _fail(
             EXIT_KEY_REFUSED, f"the API refused the key ({exc.status_code}): {exc.message}", verbose
@@ -114,8 +121,10 @@ async def _run(args: argparse.Namespace) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
     except OSError as exc:
-        return _fail(EXIT_OUTPUT, f"cannot write the output: {exc.strerror or exc}", verbose)
+        where = f"{exc.filename}: " if exc.filename else ""
+        why = exc.strerror or str(exc)
+        return _fail(EXIT_OUTPUT, f"cannot write the output: {where}{why}", verbose)
     except Exception as exc:  # a bug: say so plainly
-        return _fail(
-            EXIT_BUG, f"unexpected {type(exc).__name__}: {exc} (rerun with --verbose)", verbose
-        )
+        # With --verbose the traceback is already on the screen: ask for it, not a rerun.
+        then = "please report it with the traceback above" if verbose else "rerun with --verbose"
+        return _fail(EXIT_BUG, f"unexpected {type(exc).__name__}: {exc} ({then})", verbose)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import re
 import time
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from .._sansio.endpoints import BUCKET_WIDTHS, ENDPOINTS
 from .._version import __version__
 
-__all__ = ["build_parser", "parse_duration", "parse_time"]
+__all__ = ["build_parser", "count", "parse_duration", "parse_time", "seconds"]
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -22,8 +23,30 @@ TIME_HELP = (
 )
 
 
+#: The last second of 9999-12-31 UTC: the latest time a date can say.
+LATEST = 253_402_300_799
+
+
 def parse_time(text: str, *, now: Callable[[], float] = time.time) -> int:
-    """Unix seconds from what a person types; ``ValueError`` says what is accepted."""
+    """Unix seconds from what a person types; ``ValueError`` says what is accepted.
+
+    Times before 1970 (Unix time 0) or after 9999 are refused, and 13-digit numbers are
+    said to look like milliseconds.
+    """
+    seconds = _parse_time(text, now)
+    if seconds < 0:
+        raise ValueError(f"{text!r} is before 1970-01-01, where Unix time starts")
+    if seconds > LATEST:
+        value = text.strip()
+        if value.isdigit() and len(value) == 13:
+            raise ValueError(
+                f"{text!r} looks like milliseconds; give Unix seconds ({value[:-3]}) or a date"
+            )
+        raise ValueError(f"{text!r} is after the year 9999; use {TIME_HELP}")
+    return seconds
+
+
+def _parse_time(text: str, now: Callable[[], float]) -> int:
     value = text.strip()
     if value == "now":
         return int(now())
@@ -37,11 +60,39 @@ def parse_time(text: str, *, now: Callable[[], float] = time.time) -> int:
             day = dt.date.fromisoformat(value)
             return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return int(moment.timestamp())
+    except (ValueError, OverflowError):
         raise ValueError(f"{text!r} is not a date; use {TIME_HELP}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp())
+
+
+def count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number within bounds (argparse names the flag)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is above {maximum}")
+        return value
+
+    return parse
+
+
+def seconds(text: str) -> float:
+    """An argparse ``type``: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 def _csv(text: str) -> list[str]:
@@ -65,13 +116,13 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     group.add_argument("--organization", default=default(None), help="OpenAI-Organization header")
     group.add_argument("--project", default=default(None), help="OpenAI-Project header")
     group.add_argument(
-        "--concurrency", type=int, default=default(8), help="requests in flight (default 8)"
+        "--concurrency", type=count(1), default=default(8), help="requests in flight (default 8)"
     )
     group.add_argument(
-        "--max-retries", type=int, default=default(2), help="retries per request (default 2)"
+        "--max-retries", type=count(0), default=default(2), help="retries per request (default 2)"
     )
     group.add_argument(
-        "--timeout", type=float, default=default(60.0), help="seconds per attempt (default 60)"
+        "--timeout", type=seconds, default=default(60.0), help="seconds per attempt (default 60)"
     )
     group.add_argument(
         "-q", "--quiet", action="store_true", default=default(False), help="no progress bar"
@@ -123,7 +174,8 @@ examples:
 
 Times are UTC; --end is exclusive. Exit codes: 0 ok, 1 unexpected error (a bug),
 2 bad usage, 3 no API key, 4 key refused (401/403), 5 API error, 6 network or
-timeout, 7 cannot write output, 8 optional dependency missing, 130 interrupted.
+timeout, 7 cannot write output, 8 optional dependency missing, 9 the emulator
+cannot listen (port taken), 130 interrupted.
 """
 
 
@@ -232,17 +284,36 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser(
         "emulator",
         help="run the bundled emulator in the foreground",
-        description="Serve the Usage API emulator (no key, no network); Ctrl-C stops it.",
+        description="Serve the Usage API emulator on this machine (no network); Ctrl-C stops "
+        "it. Exit code 9 when it cannot listen (the port is taken).",
     )
     from ..emulator.__main__ import add_arguments
 
     add_arguments(emulator)
+    for action in emulator._actions:
+        if action.dest == "api_key":  # given before the command too: see _commands.emulator
+            action.default = argparse.SUPPRESS
+            action.help = (
+                "accept only this Bearer key (default: $OPENAI_ADMIN_KEY if set, else any "
+                "admin-looking key)"
+            )
     emulator.add_argument(
         "--latency", dest="latency_ms", type=float, default=argparse.SUPPRESS, help="--latency-ms"
     )
-    # The client's global options mean nothing here (--api-key is the emulator's own).
-    emulator.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
-    emulator.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    emulator.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the base URL only (no line on stderr)",
+    )
+    emulator.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log each request on stderr (method, path, status)",
+    )
 
     directory = commands.add_parser(
         "directory",

@@ -22,13 +22,14 @@ from .. import errors
 from .._client import AsyncUsageClient
 from .._fanout import first_error
 from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
-from ..emulator import run_emulator
-from ..emulator.__main__ import emulator_from_args, serve_forever
-from ..models import KNOWN_RESULT_TYPES, Directory, UsageBucket, to_rows
+from ..emulator import Emulator, run_emulator
+from ..emulator.__main__ import add_arguments, emulator_from_args, serve_forever
+from ..models import KNOWN_RESULT_TYPES, Directory, UsageBucket
 from ._args import parse_duration, parse_time
 from ._export import MissingExtraError, atomic_output, make_writer
-from ._output import fit_table, money, number, sparkline, utc
+from ._output import fit_table, money, number, plural, sparkline, utc
 from ._progress import ProgressLine, SyncProgress
+from ._table import usage_table
 
 __all__ = ["demo", "directory", "emulator", "fetch", "summary", "sync"]
 
@@ -64,8 +65,13 @@ def make_client(
                 "no API key: set OPENAI_ADMIN_KEY or pass --api-key (an organization Admin "
                 "key, sk-admin-...); `openai-usage demo` shows everything without one"
             ) from None
-        option = str(exc).split(":", 1)[0].replace("_", "-")
-        raise UsageError(f"--{option}: {str(exc).split(':', 1)[1].strip()}") from None
+        name, _, rest = str(exc).partition(":")
+        flag = _CLIENT_FLAGS.get(name, "--" + name.replace("_", "-"))
+        raise UsageError(f"{flag}: {rest.strip()}") from None
+
+
+#: The client's argument names, as the command line spells them.
+_CLIENT_FLAGS = {"max_concurrency": "--concurrency", "api_key": "--api-key"}
 
 
 def _time(option: str, text: str) -> int:
@@ -73,6 +79,19 @@ def _time(option: str, text: str) -> int:
         return parse_time(text)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
+
+
+def _check_span(start: int, end: int, default_end: str | None) -> None:
+    """``--end`` after ``--start``, said with dates; ``default_end`` names the end the user
+    did not give (None when they gave ``--end``)."""
+    if end > start:
+        return
+    if default_end is None:
+        raise UsageError(f"--end: {utc(end)} is not after --start {utc(start)}")
+    raise UsageError(
+        f"--start: {utc(start)} is not before {default_end} ({utc(end, 1)} UTC), the "
+        "default --end; give an earlier --start, or an --end after it"
+    )
 
 
 @contextlib.asynccontextmanager
@@ -93,11 +112,11 @@ async def _progress(client: AsyncUsageClient, args: argparse.Namespace) -> Async
 async def fetch(args: argparse.Namespace) -> int:
     start = _time("--start", args.start)
     end = _time("--end", args.end) if args.end else int(time.time())
+    _check_span(start, end, None if args.end else "now")
     filters = {name: getattr(args, name) for name in FILTERS if getattr(args, name) is not None}
     if args.format == "parquet" and args.output in (None, "-") and sys.stdout.isatty():
         raise UsageError("--format parquet writes binary: give --output FILE or pipe it")
     async with make_client(args) as client:
-        directory = await directory_or_none(client) if args.names else None
         endpoint = getattr(client.usage, args.endpoint)
         try:
             pages = endpoint.pages(
@@ -110,61 +129,26 @@ async def fetch(args: argparse.Namespace) -> int:
             )
         except ValueError as exc:
             name, _, rest = str(exc).partition(": ")
-            raise UsageError(f"{args.endpoint}: --{name.replace('_', '-')}: {rest}") from None
-        async with _progress(client, args), pages:
-            if args.format == "table":
-                buckets = [b async for page in pages for b in page.data]
-                width_s = WIDTH_SECONDS[args.bucket_width or "1d"]
-                lines = _table(buckets, args.endpoint, width_s, directory)
-            else:
+            flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+            raise UsageError(f"{args.endpoint}: {flag}: {_in_flags(rest)}") from None
+        # The file first: a path that cannot be written fails before any request.
+        async with pages:
+            with atomic_output(args.output) as out:
+                directory = await directory_or_none(client) if args.names else None
+                if args.format == "table":
+                    async with _progress(client, args):
+                        buckets = [b async for page in pages for b in page.data]
+                    width_s = WIDTH_SECONDS[args.bucket_width or "1d"]
+                    lines = usage_table(buckets, args.endpoint, width_s, directory)
+                    out.write(("\n".join(lines) + "\n").encode())
+                    return 0
                 result_type = KNOWN_RESULT_TYPES[ENDPOINTS[args.endpoint].result_object]
-                with atomic_output(args.output) as out:
+                async with _progress(client, args):
                     writer = make_writer(args.format, out, result_type, directory)
                     async for page in pages:
                         writer.write_page(page)
                     writer.close()
-                return 0
-    _print_lines(lines, args.output)
     return 0
-
-
-def _print_lines(lines: list[str], path: str | None) -> None:
-    text = ("\n".join(lines) + "\n").encode()
-    with atomic_output(path) as out:
-        out.write(text)
-
-
-def _table(
-    buckets: list[UsageBucket[Any]],
-    endpoint: str,
-    width_s: int,
-    directory: Directory | None = None,
-) -> list[str]:
-    rows = list(to_rows(buckets, directory=directory))
-    empty = sum(1 for b in buckets if not b.results)
-    footer = f"{len(buckets):,} buckets ({empty:,} empty), {len(rows):,} results"
-    if not rows:
-        return [footer]
-    names: list[str] = []
-    for row in rows:
-        names += [k for k, v in row.items() if v is not None and k not in names]
-    fields = [n for n in names if n not in ("start_time", "end_time", "object")]
-    # Grouping values first, then the measures, so the columns that identify a row survive.
-    text_fields = [n for n in fields if any(isinstance(r.get(n), str | bool) for r in rows)]
-    fields = text_fields + [n for n in fields if n not in text_fields]
-    headers = ["start (UTC)", *fields]
-    table = [
-        [utc(row["start_time"], width_s), *(_cell(row.get(name), name) for name in fields)]
-        for row in rows
-    ]
-    right = [False] + [name not in text_fields for name in fields]
-    return [*fit_table(headers, table, right=right), "", footer]
-
-
-def _cell(value: object, name: str) -> str:
-    if name == "amount_value" and isinstance(value, int | float):
-        return f"{value:,.2f}"
-    return number(value)
 
 
 # -- summary -------------------------------------------------------------------------------
@@ -199,16 +183,19 @@ def _span(args: argparse.Namespace) -> tuple[int, int]:
     if args.start:
         start = _time("--start", args.start)
         end = _time("--end", args.end) if args.end else today
-    else:
-        if args.end:
-            raise UsageError("--end: use it with --start (or use --days alone)")
-        days = 30 if args.days is None else args.days
-        if days < 1:
-            raise UsageError(f"--days: {days} is not a positive number of days")
-        start, end = today - days * DAY, today
-    if end <= start:
-        raise UsageError(f"--end: {utc(end)} is not after --start {utc(start)}")
-    return start, end
+        _check_span(start, end, None if args.end else "today")
+        return start, end
+    if args.end:
+        raise UsageError("--end: use it with --start (or use --days alone)")
+    days = 30 if args.days is None else args.days
+    if days < 1:
+        raise UsageError(f"--days: {days} is not a positive number of days")
+    if days > today // DAY:
+        raise UsageError(
+            f"--days: {days:,} days reach back before 1970-01-01, where Unix time starts "
+            f"(at most {today // DAY:,})"
+        )
+    return today - days * DAY, today
 
 
 async def summary(args: argparse.Namespace, client: AsyncUsageClient | None = None) -> int:
@@ -338,7 +325,7 @@ def report(
             by_key[label("key", c.api_key_id, directory)] += value
     days = max(1, round((end - start) / DAY))
     out = [
-        f"OpenAI usage {utc(start)} to {utc(end)} (end exclusive; {days} days, UTC)",
+        f"OpenAI usage {utc(start)} to {utc(end)} (end exclusive; {plural(days, 'day')}, UTC)",
         "",
         f"Total cost   {money(total, currency)}",
         f"Per day      {sparkline(daily)}",
@@ -369,7 +356,8 @@ def _share_table(
         [name, money(value, currency), f"{100 * value / total:.1f}%" if total else ""]
         for name, value in ranked[:top]
     ]
-    lines = [title, *fit_table(["", "amount", "share"], rows, right=[False, True, True])]
+    headers = ["", "amount", "share"]
+    lines = [title, *fit_table(headers, rows, right=[False, True, True], drop=[2])]
     if len(ranked) > top:
         rest = sum(v for _, v in ranked[top:])
         lines.append(f"  and {len(ranked) - top} more, {money(rest, currency)}")
@@ -450,6 +438,7 @@ def _movers(
         return ["Top movers: the range is too short to compare"]
     before: dict[str, float] = collections.defaultdict(float)
     after: dict[str, float] = collections.defaultdict(float)
+    # Two equal spans: with an odd number of days the first one is left out (and said so).
     for i, bucket in enumerate(costs[len(costs) - 2 * half :]):
         side = before if i < half else after
         for c in bucket.results:
@@ -463,9 +452,16 @@ def _movers(
         [key, money(before[key], currency), money(after[key], currency), _signed(delta, currency)]
         for delta, key in changes
     ]
-    title = f"Top movers by {by.replace('_', ' ')}: the last {half} days against the {half} before"
+    spans = "day against the day before" if half == 1 else f"{half} days against the {half} before"
+    lines = [f"Top movers by {by.replace('_', ' ')}: the last {spans}"]
+    if len(costs) % 2:
+        first = utc(costs[0].start_time)
+        lines.append(
+            f"  ({plural(len(costs), 'day')}: the first, {first}, is left out to compare "
+            "equal spans)"
+        )
     headers = ["", "before", "after", "change"]
-    return [title, *fit_table(headers, rows, right=[False, True, True, True])]
+    return [*lines, *fit_table(headers, rows, right=[False, True, True, True], drop=[1, 2])]
 
 
 def _mover_key(cost: Any, by: str, directory: Directory | None = None) -> str:
@@ -485,16 +481,37 @@ def _signed(delta: float, currency: str) -> str:
 
 
 async def emulator(args: argparse.Namespace) -> int:
+    # A key given to the command is used, not ignored: the emulator then accepts only it.
+    # OPENAI_ADMIN_KEY counts too, so that `openai-usage` in another shell of the same
+    # environment is let in and anything else gets the service's 401.
+    source = "given with --api-key"
+    if not args.api_key and os.environ.get("OPENAI_ADMIN_KEY"):
+        args.api_key, source = os.environ["OPENAI_ADMIN_KEY"], "in $OPENAI_ADMIN_KEY"
     try:
         emu = emulator_from_args(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    await serve_forever(emu, args.host, args.port)
+    if args.api_key and not args.quiet:
+        print(
+            f"openai-usage emulator: accepting only the key {source} (any other gets 401)",
+            file=sys.stderr,
+        )
+    await serve_forever(emu, args.host, args.port, quiet=args.quiet, log_requests=args.verbose)
     return 0
 
 
+def demo_emulator(latency_ms: float) -> Emulator:
+    """The emulator `demo` runs: the one `openai-usage emulator` serves by default (same
+    seed, same organization and names), with ``latency_ms``."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    options = parser.parse_args([])
+    options.latency_ms = latency_ms
+    return emulator_from_args(options)
+
+
 async def demo(args: argparse.Namespace) -> int:
-    async with run_emulator(latency_ms=args.latency_ms, seed=1) as base_url:
+    async with run_emulator(demo_emulator(args.latency_ms)) as base_url:
         print(
             f"openai-usage demo: the bundled emulator at {base_url} (synthetic data, no key, "
             "no network)",
@@ -509,20 +526,24 @@ async def demo(args: argparse.Namespace) -> int:
 
 
 async def directory(args: argparse.Namespace) -> int:
-    async with make_client(args) as client:
-        found = await client.organization.directory()
-    rows = directory_rows(found)
-    if args.format == "table":
-        kinds = {"project": "Projects", "user": "Users", "api_key": "API keys"}
-        lines: list[str] = []
-        for kind, title in kinds.items():
-            mine = [r for r in rows if r["kind"] == kind]
-            table = [[r["name"] or "", r["id"], r["detail"] or ""] for r in mine]
-            lines += [f"{title} ({len(mine)})", *fit_table(["name", "id", ""], table), ""]
-        _print_lines(lines[:-1], args.output)
-        return 0
+    # The file first: a path that cannot be written fails before any request.
     with atomic_output(args.output) as out:
-        if args.format == "jsonl":
+        async with make_client(args) as client:
+            found = await client.organization.directory()
+        rows = directory_rows(found)
+        if args.format == "table":
+            kinds = {"project": ("Projects", "status"), "user": ("Users", "role")}
+            kinds["api_key"] = ("API keys", "owner")
+            lines: list[str] = []
+            for kind, (title, detail) in kinds.items():
+                mine = [r for r in rows if r["kind"] == kind]
+                table = [[r["name"] or "", r["id"], r["detail"] or ""] for r in mine]
+                headers = ["name", "id", detail]
+                hint = "use --format csv for all"
+                lines += [f"{title} ({len(mine)})", *fit_table(headers, table, drop=[2], hint=hint)]
+                lines.append("")
+            out.write(("\n".join(lines[:-1]) + "\n").encode())
+        elif args.format == "jsonl":
             encoder = msgspec.json.Encoder()
             out.write(b"".join(encoder.encode(r) + b"\n" for r in rows))
         else:

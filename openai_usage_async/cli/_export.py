@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import os
+import secrets
+import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from typing import IO, Any, Protocol
 
@@ -20,7 +22,14 @@ import msgspec
 
 from ..models import Directory, UnknownResult, UsagePage, _named, row_columns, to_rows
 
-__all__ = ["MissingExtraError", "Writer", "atomic_output", "make_writer", "row_columns"]
+__all__ = [
+    "MissingExtraError",
+    "OutputError",
+    "Writer",
+    "atomic_output",
+    "make_writer",
+    "row_columns",
+]
 
 
 class MissingExtraError(Exception):
@@ -40,19 +49,82 @@ def page_to_builtins(page: UsagePage[Any], directory: Directory | None = None) -
     return out
 
 
+class OutputError(Exception):
+    """The output file cannot be written; the message names the path (exit code 7)."""
+
+
+def _cannot(path: str, exc: OSError) -> OutputError:
+    why = exc.strerror or str(exc)
+    directory = os.path.dirname(os.path.abspath(path))
+    if isinstance(exc, FileNotFoundError) and not os.path.isdir(directory):
+        why += f" (no directory {directory})"
+    return OutputError(f"--output: cannot write {path}: {why}")
+
+
+def _create_beside(path: str) -> tuple[int, str]:
+    """A new temporary file beside ``path``, with the mode ``open(path, "w")`` would give.
+
+    ``tempfile.mkstemp`` makes 0600 files, a mode that would survive the rename; ``os.open``
+    with 0666 lets the umask decide, as for any new file. A file being replaced keeps its
+    own mode.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        mode: int | None = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        break
+    if mode is not None:
+        try:
+            os.chmod(tmp, mode)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+    return fd, tmp
+
+
+#: Errors while writing that are about the file, not the data: said with its path.
+_WRITE_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS")
+    if hasattr(errno, name)
+)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | None) -> Iterator[IO[bytes]]:
-    """Stdout (``path`` None or ``-``), or a temporary file renamed to ``path`` on success."""
+    """Stdout (``path`` None or ``-``), or a temporary file renamed to ``path`` on success.
+
+    The file gets the mode a plain ``open()`` would give it (the umask's), or keeps its
+    own when it is replaced. :class:`OutputError` names the path when it cannot be written.
+    """
     if path is None or path == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    if os.path.isdir(path):
+        raise OutputError(f"--output: {path} is a directory; give a file name")
     try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-        os.replace(tmp, path)
+        fd, tmp = _create_beside(path)
+    except OSError as exc:
+        raise _cannot(path, exc) from None
+    try:
+        try:
+            with os.fdopen(fd, "wb") as out:
+                yield out
+            os.replace(tmp, path)
+        except OSError as exc:
+            if exc.errno in _WRITE_ERRNOS or exc.filename in (tmp, path):
+                raise _cannot(path, exc) from exc
+            raise
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

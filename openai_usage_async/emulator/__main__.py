@@ -1,6 +1,8 @@
 """``python -m openai_usage_async.emulator``: serve the emulator in the foreground.
 
 Prints the base URL on its first line of stdout, then serves until Ctrl-C or SIGTERM.
+Exit codes: 0 stopped; 2 bad arguments; 9 cannot listen (the port is taken, or the
+address is not this machine's); 130 interrupted before it served.
 """
 
 from __future__ import annotations
@@ -8,20 +10,76 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
+import logging
+import re
 import signal
+import socket
 import sys
 from collections.abc import Sequence
+
+from aiohttp import web
 
 from .app import Emulator
 from .faults import Fault
 
-__all__ = ["add_arguments", "emulator_from_args", "main", "serve_forever"]
+__all__ = [
+    "EXIT_CANNOT_LISTEN",
+    "ListenError",
+    "add_arguments",
+    "emulator_from_args",
+    "main",
+    "serve_forever",
+]
+
+#: The exit code when the emulator cannot listen (``openai-usage emulator`` uses it too).
+EXIT_CANNOT_LISTEN = 9
+
+log = logging.getLogger("openai_usage_async.emulator")
+
+
+class ListenError(Exception):
+    """The emulator cannot listen on the address: the message is one line saying why."""
+
+
+def _moment(text: str) -> float:
+    """``--now``: Unix seconds (with a fraction, too), or any time the command line reads."""
+    if re.fullmatch(r"\d+(\.\d*)?", text.strip()):
+        return float(text)
+    from ..cli._args import parse_time  # the command line's dates, read the same way
+
+    try:
+        return float(parse_time(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535; 0: a free one)")
+    return port
+
+
+def _megabytes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of megabytes (0 or more)")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The emulator's options; the ``openai-usage emulator`` command reuses them."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8089, help="port (0: a free one; default 8089)")
+    parser.add_argument(
+        "--port", type=_port, default=8089, help="port (0: a free one; default 8089)"
+    )
     parser.add_argument(
         "--api-key",
         help="accept only this Bearer key (default: any non-empty admin-looking key)",
@@ -29,7 +87,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic organization")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every response")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency, up to")
-    parser.add_argument("--now", type=float, help="pin the clock to this Unix time")
+    parser.add_argument(
+        "--now",
+        type=_moment,
+        metavar="TIME",
+        help="pin the clock: Unix seconds, YYYY-MM-DD, an ISO datetime (UTC unless it has an "
+        "offset), or a time ago such as 30d",
+    )
     parser.add_argument("--fail-first", type=int, default=0, help="fail the first N requests")
     parser.add_argument(
         "--fail-status", type=int, default=503, help="status of those failures (default 503)"
@@ -52,7 +116,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="retry-after-ms on those 429s (default 20)",
     )
     parser.add_argument(
-        "--cache-mb", type=int, default=32, help="memory for settled pages, re-served (default 32)"
+        "--cache-mb",
+        type=_megabytes,
+        default=32,
+        help="memory for settled pages, re-served (default 32; 0: no cache)",
     )
     parser.add_argument(
         "--directory-size",
@@ -102,20 +169,49 @@ def emulator_from_args(args: argparse.Namespace) -> Emulator:
     )
 
 
-async def serve_forever(emulator: Emulator, host: str, port: int) -> None:
-    """Start ``emulator``, print its base URL, and serve until SIGINT or SIGTERM."""
+async def _log_response(request: web.Request, response: web.StreamResponse) -> None:
+    log.info("%s %s -> %d", request.method, request.path_qs, response.status)
+
+
+async def serve_forever(
+    emulator: Emulator, host: str, port: int, *, quiet: bool = False, log_requests: bool = False
+) -> None:
+    """Start ``emulator``, print its base URL, and serve until SIGINT or SIGTERM.
+
+    :class:`ListenError` says why it cannot listen. ``quiet`` leaves out the line on
+    stderr; ``log_requests`` logs each answer (method, path, status; never a header) to
+    the ``openai_usage_async.emulator`` logger.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, stop.set)
-    base_url = await emulator.start(host, port)
+    if log_requests:
+        emulator.app.on_response_prepare.append(_log_response)
+    try:
+        base_url = await emulator.start(host, port)
+    except OSError as exc:
+        raise ListenError(_cannot_listen(host, port, exc)) from exc
     try:
         print(base_url, flush=True)
-        print("serving the Usage API emulator; Ctrl-C stops it", file=sys.stderr, flush=True)
+        if not quiet:
+            print("serving the Usage API emulator; Ctrl-C stops it", file=sys.stderr, flush=True)
         await stop.wait()
     finally:
         await emulator.aclose()
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> str:
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"--port: {where} is already in use; choose another --port, or --port 0 for a free one"
+        )
+    why = exc.strerror or str(exc)
+    if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+        return f"--host: cannot listen on {where}: {why} (not an address of this machine)"
+    return f"cannot listen on {where}: {why}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,9 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     try:
         asyncio.run(serve_forever(emulator, args.host, args.port))
-    except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
-        return 1
+    except ListenError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_LISTEN
     except KeyboardInterrupt:
         return 130
     return 0

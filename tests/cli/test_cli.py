@@ -269,9 +269,26 @@ def test_filters_reach_the_service(emu: Emulator) -> None:
             "costs: --models: not an argument",
         ),
         (["fetch", "costs", "--start", "3d", "--bucket-width", "1h"], 2, "--bucket-width: '1h'"),
-        (["fetch", "costs", "--start", "3d", "--end", "5d"], 2, "--end-time: "),
+        (
+            ["fetch", "costs", "--start", "2026-11-10", "--end", "2026-11-01"],
+            2,
+            "openai-usage: error: --end: 2026-11-01 is not after --start 2026-11-10\n",
+        ),
+        (
+            ["fetch", "costs", "--start", "9000-01-01"],
+            2,
+            "openai-usage: error: --start: 9000-01-01 is not before now (",
+        ),
+        (["fetch", "costs", "--start", "1763904000000"], 2, "looks like milliseconds"),
+        (["fetch", "costs", "--start", "1969-12-31"], 2, "--start: '1969-12-31' is before 1970"),
         (["summary", "--days", "0"], 2, "--days: 0"),
-        (["--concurrency", "0", "summary"], 2, "--max-concurrency: 0 is below 1"),
+        (["summary", "--days", "100000"], 2, "--days: 100,000 days reach back before 1970"),
+        (["summary", "--start", "9000-01-01"], 2, "--start: 9000-01-01 is not before today ("),
+        (["--concurrency", "0", "summary"], 2, "argument --concurrency: 0 is below 1"),
+        (["summary", "--concurrency", "0"], 2, "argument --concurrency: 0 is below 1"),
+        (["--timeout", "0", "summary"], 2, "argument --timeout: '0' is not a positive number"),
+        (["--timeout", "nan", "summary"], 2, "argument --timeout: 'nan' is not a positive"),
+        (["--max-retries", "-1", "summary"], 2, "argument --max-retries: -1 is below 0"),
     ],
 )
 def test_usage_errors(emu: Emulator, args: list[str], code: int, message: str) -> None:
@@ -279,6 +296,8 @@ def test_usage_errors(emu: Emulator, args: list[str], code: int, message: str) -
     assert done.returncode == code
     assert message in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
+    assert "--end-time" not in done.stderr and "--max-concurrency" not in done.stderr
+    assert "ClientTimeout" not in done.stderr and "unexpected" not in done.stderr
     assert emu.statistics().requests_total == 0
 
 
@@ -356,7 +375,13 @@ def test_output_that_cannot_be_written(emu: Emulator, tmp_path: pathlib.Path) ->
         "-o",
         str(tmp_path / "no" / "x.csv"),
     )
-    assert done.returncode == 7 and "cannot write the output" in done.stderr
+    assert done.returncode == 7
+    missing = tmp_path / "no"
+    assert done.stderr == (
+        f"openai-usage: error: --output: cannot write {missing / 'x.csv'}: No such file or "
+        f"directory (no directory {missing})\n"
+    )
+    assert emu.statistics().requests_total == 0  # checked before any request
 
 
 def test_a_closed_pipe_is_not_an_error(emu: Emulator) -> None:
@@ -494,7 +519,24 @@ def test_summary_days_and_by_project(emu: Emulator) -> None:
     done = run_cli(*base(emu), "summary", "--days", "7", "--by", "project")
     assert done.returncode == 0, done.stderr
     assert "(end exclusive; 7 days, UTC)" in done.stdout
-    assert "Top movers by project: the last 3 days against the 3 before" in done.stdout
+    lines = done.stdout.splitlines()
+    title = lines.index("Top movers by project: the last 3 days against the 3 before")
+    first = time.strftime("%Y-%m-%d", time.gmtime((int(time.time()) // DAY - 7) * DAY))
+    assert lines[title + 1] == (
+        f"  (7 days: the first, {first}, is left out to compare equal spans)"
+    )
+
+
+def test_summary_of_an_even_number_of_days_leaves_no_day_out(emu: Emulator) -> None:
+    done = run_cli(*base(emu), "summary", "--days", "2", "--no-names")
+    assert done.returncode == 0, done.stderr
+    assert "(end exclusive; 2 days, UTC)" in done.stdout
+    lines = done.stdout.splitlines()
+    title = lines.index("Top movers by line item: the last day against the day before")
+    assert lines[title + 1].split() == ["before", "after", "change"]
+    assert "left out" not in done.stdout
+    one = run_cli(*base(emu), "summary", "--days", "1", "--no-names")
+    assert "(end exclusive; 1 day, UTC)" in one.stdout
 
 
 def test_demo() -> None:
@@ -528,3 +570,99 @@ def test_emulator_command() -> None:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=10)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("width", [80, 120, 40])
+def test_the_costs_table_keeps_amount_and_groups_at_any_width(emu: Emulator, width: int) -> None:
+    done = run_cli(
+        *base(emu),
+        "fetch",
+        "costs",
+        "--start",
+        START,
+        "--end",
+        "2025-10-04",
+        "--group-by",
+        "line_item,project_id",
+        COLUMNS=str(width),
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    table = lines[: lines.index("")]
+    assert all(len(line) <= width for line in table)
+    columns = lines[0].split()
+    assert columns[:2] == ["start", "(UTC)"] and "amount_currency" not in columns
+    assert [c[:4] for c in columns[2:5]] == ["line", "proj", "amou"]
+    rows = [line for line in table if line.startswith("2025-")]
+    assert len(rows) == 651 and all(re.search(r" \$[\d,]+\.\d\d\b", row) for row in rows)
+    assert "amount_value" not in done.stdout
+    if width == 120:  # room for all once the IDs are short
+        assert columns[-2:] == ["quantity", "quantity_unit"] and "…" in table[2]
+        assert not re.search(r"\d\.00\b", table[2].split("$")[1])  # whole quantities
+
+
+def test_the_table_hint_names_jsonl_for_unknown_result_types(emu: Emulator) -> None:
+    emu.unknown_tag = True
+    try:
+        done = run_cli(
+            *base(emu), "fetch", "vector_stores", "--start", START, "--end", END, COLUMNS="60"
+        )
+    finally:
+        emu.unknown_tag = False
+    assert done.returncode == 0, done.stderr
+    note = " ".join(done.stdout.split("\n\n")[0].splitlines()[-3:])
+    assert "details" in note and "use --format jsonl for all" in note
+    assert "--format csv" not in done.stdout
+
+
+def test_one_bucket_is_singular(emu: Emulator) -> None:
+    done = run_cli(*base(emu), "fetch", "costs", "--start", START, "--end", "2025-10-02")
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"1 bucket \(0 empty\), 1 result", done.stdout.splitlines()[-1])
+
+
+def test_verbose_logs_our_requests_not_asyncio(emu: Emulator) -> None:
+    done = run_cli(*base(emu), "-v", "fetch", "costs", "--start", START, "--end", END)
+    assert done.returncode == 0, done.stderr
+    assert "DEBUG openai_usage_async: GET /organization/costs -> 200" in done.stderr
+    assert "Using selector" not in done.stderr and " asyncio:" not in done.stderr
+
+
+BROKEN = (
+    "import sys\n"
+    "from openai_usage_async.cli import _commands, main\n"
+    "async def broken(args):\n"
+    "    raise ValueError('a bug')\n"
+    "_commands.COMMANDS['directory'] = broken\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def test_a_bug_asks_for_verbose_only_without_it() -> None:
+    quiet = subprocess.run(
+        [sys.executable, "-c", BROKEN, "directory"], capture_output=True, text=True, timeout=60
+    )
+    assert quiet.returncode == 1
+    assert quiet.stderr == (
+        "openai-usage: error: unexpected ValueError: a bug (rerun with --verbose)\n"
+    )
+    verbose = subprocess.run(
+        [sys.executable, "-c", BROKEN, "-v", "directory"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert verbose.returncode == 1
+    assert "Traceback" in verbose.stderr and "rerun with --verbose" not in verbose.stderr
+    assert verbose.stderr.endswith(
+        "openai-usage: error: unexpected ValueError: a bug (please report it with the "
+        "traceback above)\n"
+    )
+
+
+def test_sync_says_one_request_and_one_row(emu: Emulator, tmp_path: pathlib.Path) -> None:
+    store = str(tmp_path / "one.db")
+    sync = [*base(emu), "sync", "--store", store, "--endpoints", "costs", "--group-by", "none"]
+    done = run_cli(*sync, "--start", START, "--end", "2025-10-02", "-q")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^1 row in \d+\.\ds, 1 request$", done.stdout, re.MULTILINE), done.stdout

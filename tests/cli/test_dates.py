@@ -37,3 +37,26 @@ def test_accepted_forms(text: str, expected: int) -> None:
 def test_refused_forms_say_what_is_accepted(text: str) -> None:
     with pytest.raises(ValueError, match="is not a date; use YYYY-MM-DD"):
         parse_time(text, now=now)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1969-12-31", "'1969-12-31' is before 1970-01-01"),
+        ("0001-01-01T00:00:00+05:00", "is before 1970-01-01"),
+        ("100000w", "'100000w' is before 1970-01-01"),
+        ("999999999999", "'999999999999' is after the year 9999"),
+        (
+            "1763904000000",
+            r"'1763904000000' looks like milliseconds; give Unix seconds \(1763904000\)",
+        ),
+    ],
+)
+def test_out_of_range_is_a_clear_value_error(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_time(text, now=now)
+
+
+def test_the_edges_of_the_range() -> None:
+    assert parse_time("0", now=now) == 0
+    assert parse_time("9999-12-31T23:59:59Z", now=now) == 253_402_300_799

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import signal
@@ -188,6 +189,37 @@ def test_python_dash_m_emulator_reports_a_busy_port() -> None:
             text=True,
             timeout=30,
         )
-    assert done.returncode == 1
-    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.returncode == 9
+    assert done.stderr == (
+        f"python -m openai_usage_async.emulator: error: --port: 127.0.0.1:{port} is already "
+        "in use; choose another --port, or --port 0 for a free one\n"
+    )
+
+
+def test_python_dash_m_emulator_takes_dates_for_now() -> None:
+    from openai_usage_async.emulator.__main__ import add_arguments, emulator_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    for text in ("2025-11-23T13:20:00Z", "2025-11-23T15:20:00+02:00", str(NOW), f"{NOW}.0"):
+        assert emulator_from_args(parser.parse_args(["--now", text])).now == NOW
+    assert emulator_from_args(parser.parse_args(["--now", "2025-11-23"])).now == NOW // DAY * DAY
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "argument --port: '70000' is not a port (0 to 65535"),
+        (["--cache-mb", "-1"], "argument --cache-mb: '-1' is not a whole number of megabytes"),
+        (["--now", "soon"], "argument --now: 'soon' is not a date"),
+    ],
+)
+def test_python_dash_m_emulator_refuses_bad_options(args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "openai_usage_async.emulator", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
