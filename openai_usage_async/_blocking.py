@@ -12,7 +12,8 @@ derives, attribute by attribute, what a script calls:
 * a method returning an async iterator (``iter``, ``pages``) becomes one returning an
   ordinary iterator, whose fetching runs ahead in the portal exactly as the async one does;
 * a namespace (``usage``, ``usage.completions``, ``organization``, ...) is wrapped the same
-  way, lazily.
+  way, lazily; calling a wrapped endpoint (``client.usage.costs(...)``) calls the async
+  one's ``__call__`` (its ``get``) in the portal.
 
 It works from any thread, including one whose own event loop runs (a Jupyter cell): the
 calling thread only waits on a future. Ctrl-C while waiting cancels the call in the portal
@@ -167,14 +168,20 @@ class _Blocking:
         if cached is not None:
             return cached
         value = getattr(self._target, name)
-        if callable(value) and not isinstance(value, type):
-            out: Any = _blocking_method(self._portal, value)
-        elif _is_namespace(value):
-            out = _Blocking(self._portal, value)
+        if _is_namespace(value):  # before callables: an endpoint is both
+            out: Any = _Blocking(self._portal, value)
+        elif callable(value) and not isinstance(value, type):
+            out = _blocking_method(self._portal, value)
         else:
             return value
         self._cache[name] = out
         return out
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # `client.usage.completions(...)`, as the async endpoint is called.
+        if not callable(self._target):
+            raise TypeError(f"{self._target!r} is not callable")
+        return _blocking_method(self._portal, self._target.__call__)(*args, **kwargs)
 
     def __dir__(self) -> list[str]:
         return [n for n in dir(self._target) if not n.startswith("_")]
@@ -216,6 +223,7 @@ class UsageClient:
         max_retries: int = 2,
         timeout: float | aiohttp.ClientTimeout = 60.0,
         session: aiohttp.ClientSession | None = None,
+        admin_api_key: str | None = None,
     ) -> None:
         # Built here, so a bad argument raises before any thread starts.
         self._async = AsyncUsageClient(
@@ -227,6 +235,7 @@ class UsageClient:
             max_retries=max_retries,
             timeout=timeout,
             session=session,
+            admin_api_key=admin_api_key,
         )
         self._portal = _Portal()
         _OPEN.add(self)

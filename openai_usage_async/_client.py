@@ -30,15 +30,24 @@ class ClientStatistics:
     ``requests_sent`` counts every attempt (``retries`` of them were retries);
     ``windows_planned``/``windows_done``, ``pages`` and ``buckets`` add up what the
     client's iterators have planned and received; ``limiter`` is the shared bound.
+    Every count is cumulative over the client's life: subtract two snapshots for what
+    happened in between.
     """
 
     requests_sent: int
+    """HTTP requests sent, every attempt counted (retries included)."""
     retries: int
+    """How many of ``requests_sent`` were retries (429s, 5xx, dropped connections)."""
     windows_planned: int
+    """Windows the client's iterators have planned so far (ranges are planned lazily)."""
     windows_done: int
+    """Windows whose buckets have all arrived."""
     pages: int
+    """Pages received by the client's iterators."""
     buckets: int
+    """Buckets received by the client's iterators."""
     limiter: LimiterStatistics
+    """The client-wide concurrency bound, now."""
 
 
 class AsyncUsageClient:
@@ -51,7 +60,9 @@ class AsyncUsageClient:
     endpoint and iterator together); ``max_retries`` counts retries after the first
     attempt; ``timeout`` is seconds per attempt, or an ``aiohttp.ClientTimeout``.
     ``session`` is an ``aiohttp.ClientSession`` of yours, which the client uses and never
-    closes. Use ``async with`` or ``await client.aclose()``::
+    closes. ``admin_api_key`` is accepted as another name for ``api_key`` (the official
+    SDK's ``OpenAI(admin_api_key=...)``); giving both is a ``ValueError``. Use
+    ``async with`` or ``await client.aclose()``::
 
         async with AsyncUsageClient() as client:
             page = await client.usage.completions.get(start_time=t0, end_time=t1)
@@ -71,7 +82,15 @@ class AsyncUsageClient:
         max_retries: int = 2,
         timeout: float | aiohttp.ClientTimeout = 60.0,
         session: aiohttp.ClientSession | None = None,
+        admin_api_key: str | None = None,
     ) -> None:
+        if admin_api_key is not None:
+            if api_key is not None:
+                raise ValueError(
+                    "admin_api_key: give the key once, as api_key= (admin_api_key= is the "
+                    "official SDK's name for it, accepted as an alias)"
+                )
+            api_key = admin_api_key
         key = api_key if api_key is not None else os.environ.get("OPENAI_ADMIN_KEY")
         if not key or not isinstance(key, str):
             raise ValueError(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import builtins
 import functools
+import typing
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, Unpack
 
 import anyio
 
@@ -22,16 +23,23 @@ from ._sansio.decode import DECODERS
 from ._sansio.endpoints import (
     ENDPOINTS,
     BucketWidth,
+    CompletionsFilters,
     CompletionsGroupBy,
+    CostsFilters,
     CostsGroupBy,
     EndpointSpec,
+    FileSearchFilters,
     FileSearchGroupBy,
+    ImagesFilters,
     ImagesGroupBy,
+    ModelFilters,
     ModelGroupBy,
+    ProjectFilters,
     ProjectGroupBy,
+    WebSearchFilters,
     WebSearchGroupBy,
 )
-from ._sansio.query import Query, TimeArg, validate
+from ._sansio.query import ExtraQuery, Query, TimeArg, check_extra_headers, validate
 from ._sansio.responses import decipher
 from .models import (
     AudioSpeechesResult,
@@ -54,27 +62,52 @@ from .models import (
 if TYPE_CHECKING:
     from ._client import AsyncUsageClient
 
-__all__ = ["Endpoint", "FilterValue", "Usage"]
+__all__ = [
+    "CompletionsEndpoint",
+    "CostsEndpoint",
+    "Endpoint",
+    "FileSearchEndpoint",
+    "GatherArguments",
+    "ImagesEndpoint",
+    "ModelEndpoint",
+    "ProjectEndpoint",
+    "Usage",
+    "WebSearchEndpoint",
+]
 
 R = TypeVar("R")
 G = TypeVar("G", bound=str)
-
-#: What a filter accepts: one string or several (``project_ids``, ``models``, ...), or a
-#: bool (``batch``); ``None`` means "not given".
-FilterValue: TypeAlias = "str | Sequence[str] | bool | None"
-
-_ITER_ARGUMENTS = frozenset(
-    {"start_time", "end_time", "bucket_width", "limit", "group_by", "ordered"}
-)
 
 
 class Endpoint(Generic[R, G]):
     """One endpoint of the Usage API, such as ``client.usage.completions``.
 
-    Times are Unix seconds or timezone-aware datetimes; ``end_time`` is exclusive.
+    Times are Unix seconds (``int``, or a ``float`` such as ``time.time() - 86400``) or
+    timezone-aware datetimes; ``end_time`` is exclusive. A fraction of a second rounds
+    ``start_time`` down and ``end_time`` up, so the range covers at least what was asked;
+    a number that looks like milliseconds (13 digits) is refused, not read as seconds.
     Filters are keyword arguments named as in the API (``project_ids=[...]``,
-    ``models=...``, ``batch=True``). Every argument is checked before any request: a
-    bad one raises ``ValueError`` naming it.
+    ``models=...``, ``batch=True``), typed per endpoint, so a misspelt one is a type
+    error; each ``client.usage`` attribute is the subclass that declares its endpoint's
+    filters. Every argument is checked before any request: a bad one raises
+    ``ValueError`` naming it.
+
+    Every method also takes ``extra_query`` and ``extra_headers``, sent as given on every
+    request of the call (every window and page), as the official SDK allows, for what the
+    service has and this version does not know yet:
+
+    * ``extra_query``: a mapping of parameters added after the client's own; a list value
+      repeats its key in the bracket form (``{"group_by": ["new_value"]}`` sends
+      ``group_by[]=new_value``, unless the key already ends in ``[]``), booleans go as
+      ``true``/``false``. The parameters the client sets on each window and page
+      (``start_time``, ``end_time``, ``bucket_width``, ``limit``, ``page``) are refused:
+      pass them as arguments.
+    * ``extra_headers``: headers that replace the client's own of the same name
+      (``OpenAI-Project``, ``User-Agent``, ...). ``Authorization`` is refused: the key
+      comes from the client's ``api_key`` alone, so a call can neither replace nor leak it.
+
+    Calling the endpoint is :meth:`get`, as with the official SDK's
+    ``client.admin.organization.usage.completions(...)``: one request, one page.
     """
 
     def __init__(self, client: AsyncUsageClient, spec: EndpointSpec) -> None:
@@ -82,30 +115,8 @@ class Endpoint(Generic[R, G]):
         self.spec = spec
         self._decipher = functools.partial(decipher, decode=DECODERS[spec.name].decode)
 
-    async def _fetch(self, pairs: builtins.list[tuple[str, str]]) -> UsagePage[Any]:
-        return await self._client._requester.get(self.spec.path, pairs, self._decipher)
-
     def __repr__(self) -> str:
-        return f"<Endpoint {self.spec.name} {self.spec.path}>"
-
-    def _query(
-        self,
-        start_time: object,
-        end_time: object,
-        bucket_width: object,
-        limit: object,
-        group_by: object,
-        filters: Mapping[str, Any],
-    ) -> Query:
-        return validate(
-            self.spec,
-            start_time=start_time,
-            end_time=end_time,
-            bucket_width=bucket_width,
-            limit=limit,
-            group_by=group_by,
-            filters=filters,
-        )
+        return f"<{type(self).__name__} {self.spec.name} {self.spec.path}>"
 
     async def get(
         self,
@@ -116,16 +127,17 @@ class Endpoint(Generic[R, G]):
         limit: int | None = None,
         page: str | None = None,
         group_by: G | Sequence[G] | None = None,
-        **filters: FilterValue,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> UsagePage[R | UnknownResult]:
         """One request, one page, exactly as the API returns it.
 
         ``page`` is a ``next_page`` cursor from a previous page of the same query.
+        ``await client.usage.completions(...)`` is the same call.
         """
-        query = self._query(start_time, end_time, bucket_width, limit, group_by, filters)
-        if page is not None and (not isinstance(page, str) or not page):
-            raise ValueError(f"page: expected a next_page cursor string, got {page!r}")
-        return await self._fetch(query.pairs(page=page))
+        return await self._get(locals())
+
+    __call__ = get
 
     def pages(
         self,
@@ -136,25 +148,15 @@ class Endpoint(Generic[R, G]):
         limit: int | None = None,
         group_by: G | Sequence[G] | None = None,
         ordered: bool = True,
-        **filters: FilterValue,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> PageIterator[R | UnknownResult]:
         """The pages behind :meth:`iter`: in time order when ``ordered`` (the default).
 
         Each page holds the new buckets one response brought; its ``has_more`` is False and
         its ``next_page`` None, since the cursors belonged to internal window queries.
         """
-        query = self._query(start_time, end_time, bucket_width, limit, group_by, filters)
-        if not isinstance(ordered, bool):
-            raise ValueError(f"ordered: expected True or False, got {ordered!r}")
-        client = self._client
-        clock = client._requester.clock
-        chains, windows = plan_chains(query, clock())
-        feed_type = OrderedFeed if ordered else AsReadyFeed
-        follow = make_follow(self._fetch, clock, client._progress)
-        feed = feed_type(chains, follow, lookahead=2 * client.max_concurrency)
-        return PageIterator(
-            feed, windows=windows, progress=client._progress, register=client._register
-        )
+        return self._pages(locals())
 
     def iter(
         self,
@@ -165,7 +167,8 @@ class Endpoint(Generic[R, G]):
         limit: int | None = None,
         group_by: G | Sequence[G] | None = None,
         ordered: bool = True,
-        **filters: FilterValue,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BucketIterator[R | UnknownResult]:
         """Every bucket of the range exactly once, following ``next_page`` for you.
 
@@ -181,17 +184,7 @@ class Endpoint(Generic[R, G]):
             async for bucket in client.usage.completions.iter(start_time=t0, end_time=t1):
                 ...
         """
-        return BucketIterator(
-            self.pages(
-                start_time=start_time,
-                end_time=end_time,
-                bucket_width=bucket_width,
-                limit=limit,
-                group_by=group_by,
-                ordered=ordered,
-                **filters,
-            )
-        )
+        return BucketIterator(self._pages(locals()))
 
     async def list(
         self,
@@ -202,42 +195,598 @@ class Endpoint(Generic[R, G]):
         limit: int | None = None,
         group_by: G | Sequence[G] | None = None,
         ordered: bool = True,
-        **filters: FilterValue,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> builtins.list[UsageBucket[R | UnknownResult]]:
         """:meth:`iter` collected into a list."""
-        iterator = self.iter(
-            start_time=start_time,
-            end_time=end_time,
-            bucket_width=bucket_width,
-            limit=limit,
-            group_by=group_by,
-            ordered=ordered,
-            **filters,
+        return await self._list(locals())
+
+    # The implementations, shared with the typed subclasses: each public method hands on its
+    # arguments as they are (`locals()`, `filters` among them in the subclasses), so every
+    # signature needs exactly one line of body and no argument can be passed in the wrong place.
+
+    def _prepare(self, arguments: Mapping[str, Any]) -> tuple[Query, tuple[tuple[str, str], ...]]:
+        query = validate(
+            self.spec,
+            start_time=arguments["start_time"],
+            end_time=arguments.get("end_time"),
+            bucket_width=arguments.get("bucket_width"),
+            limit=arguments.get("limit"),
+            group_by=arguments.get("group_by"),
+            filters=arguments.get("filters") or {},
+            extra_query=arguments.get("extra_query"),
         )
+        return query, check_extra_headers(arguments.get("extra_headers"))
+
+    async def _fetch(
+        self, pairs: builtins.list[tuple[str, str]], headers: Sequence[tuple[str, str]] = ()
+    ) -> UsagePage[Any]:
+        return await self._client._requester.get(
+            self.spec.path, pairs, self._decipher, extra_headers=headers
+        )
+
+    async def _get(self, arguments: Mapping[str, Any]) -> UsagePage[R | UnknownResult]:
+        query, headers = self._prepare(arguments)
+        page = arguments.get("page")
+        if page is not None and (not isinstance(page, str) or not page):
+            raise ValueError(f"page: expected a next_page cursor string, got {page!r}")
+        return await self._fetch(query.pairs(page=page), headers)
+
+    def _pages(self, arguments: Mapping[str, Any]) -> PageIterator[R | UnknownResult]:
+        query, headers = self._prepare(arguments)
+        ordered = arguments.get("ordered", True)
+        if not isinstance(ordered, bool):
+            raise ValueError(f"ordered: expected True or False, got {ordered!r}")
+        client = self._client
+        clock = client._requester.clock
+        chains, windows = plan_chains(query, clock())
+        feed_type = OrderedFeed if ordered else AsReadyFeed
+        fetch = functools.partial(self._fetch, headers=headers) if headers else self._fetch
+        follow = make_follow(fetch, clock, client._progress)
+        feed = feed_type(chains, follow, lookahead=2 * client.max_concurrency)
+        return PageIterator(
+            feed, windows=windows, progress=client._progress, register=client._register
+        )
+
+    async def _list(
+        self, arguments: Mapping[str, Any]
+    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
+        iterator = BucketIterator(self._pages(arguments))
         async with iterator:
             return [bucket async for bucket in iterator]
+
+
+# One subclass per set of filters: the same methods, with `**filters` typed by the
+# endpoint's TypedDict (see _sansio/endpoints.py), so type checkers and editors know each
+# endpoint's filter names. Their docstrings are Endpoint's (inherited).
+
+
+class CompletionsEndpoint(Endpoint[R, G]):
+    """The methods of ``completions`` and ``decisions``, with their filters: project_ids, user_ids,
+    api_key_ids, models, batch."""
+
+    async def get(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        group_by: G | Sequence[G] | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[CompletionsFilters],
+    ) -> UsagePage[R | UnknownResult]:
+        return await self._get(locals())
+
+    __call__ = get
+
+    def pages(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[CompletionsFilters],
+    ) -> PageIterator[R | UnknownResult]:
+        return self._pages(locals())
+
+    def iter(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[CompletionsFilters],
+    ) -> BucketIterator[R | UnknownResult]:
+        return BucketIterator(self._pages(locals()))
+
+    async def list(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[CompletionsFilters],
+    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
+        return await self._list(locals())
+
+
+class ModelEndpoint(Endpoint[R, G]):
+    """The methods of ``embeddings``, ``moderations``, ``audio_speeches`` and
+    ``audio_transcriptions``, with their filters: project_ids, user_ids, api_key_ids, models."""
+
+    async def get(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        group_by: G | Sequence[G] | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[ModelFilters],
+    ) -> UsagePage[R | UnknownResult]:
+        return await self._get(locals())
+
+    __call__ = get
+
+    def pages(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[ModelFilters],
+    ) -> PageIterator[R | UnknownResult]:
+        return self._pages(locals())
+
+    def iter(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[ModelFilters],
+    ) -> BucketIterator[R | UnknownResult]:
+        return BucketIterator(self._pages(locals()))
+
+    async def list(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[ModelFilters],
+    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
+        return await self._list(locals())
+
+
+class ImagesEndpoint(Endpoint[R, G]):
+    """The methods of ``images``, with their filters: project_ids, user_ids, api_key_ids, models,
+    sources, sizes."""
+
+    async def get(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        group_by: G | Sequence[G] | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[ImagesFilters],
+    ) -> UsagePage[R | UnknownResult]:
+        return await self._get(locals())
+
+    __call__ = get
+
+    def pages(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[ImagesFilters],
+    ) -> PageIterator[R | UnknownResult]:
+        return self._pages(locals())
+
+    def iter(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[ImagesFilters],
+    ) -> BucketIterator[R | UnknownResult]:
+        return BucketIterator(self._pages(locals()))
+
+    async def list(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[ImagesFilters],
+    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
+        return await self._list(locals())
+
+
+class ProjectEndpoint(Endpoint[R, G]):
+    """The methods of ``vector_stores`` and ``code_interpreter_sessions``, with their filters:
+    project_ids."""
+
+    async def get(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        group_by: G | Sequence[G] | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[ProjectFilters],
+    ) -> UsagePage[R | UnknownResult]:
+        return await self._get(locals())
+
+    __call__ = get
+
+    def pages(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[ProjectFilters],
+    ) -> PageIterator[R | UnknownResult]:
+        return self._pages(locals())
+
+    def iter(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[ProjectFilters],
+    ) -> BucketIterator[R | UnknownResult]:
+        return BucketIterator(self._pages(locals()))
+
+    async def list(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[ProjectFilters],
+    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
+        return await self._list(locals())
+
+
+class CostsEndpoint(Endpoint[R, G]):
+    """The methods of ``costs``, with their filters: project_ids, api_key_ids, line_items."""
+
+    async def get(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        group_by: G | Sequence[G] | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[CostsFilters],
+    ) -> UsagePage[R | UnknownResult]:
+        return await self._get(locals())
+
+    __call__ = get
+
+    def pages(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[CostsFilters],
+    ) -> PageIterator[R | UnknownResult]:
+        return self._pages(locals())
+
+    def iter(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[CostsFilters],
+    ) -> BucketIterator[R | UnknownResult]:
+        return BucketIterator(self._pages(locals()))
+
+    async def list(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[CostsFilters],
+    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
+        return await self._list(locals())
+
+
+class FileSearchEndpoint(Endpoint[R, G]):
+    """The methods of ``file_search_calls``, with their filters: project_ids, user_ids, api_key_ids,
+    vector_store_ids."""
+
+    async def get(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        group_by: G | Sequence[G] | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[FileSearchFilters],
+    ) -> UsagePage[R | UnknownResult]:
+        return await self._get(locals())
+
+    __call__ = get
+
+    def pages(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[FileSearchFilters],
+    ) -> PageIterator[R | UnknownResult]:
+        return self._pages(locals())
+
+    def iter(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[FileSearchFilters],
+    ) -> BucketIterator[R | UnknownResult]:
+        return BucketIterator(self._pages(locals()))
+
+    async def list(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[FileSearchFilters],
+    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
+        return await self._list(locals())
+
+
+class WebSearchEndpoint(Endpoint[R, G]):
+    """The methods of ``web_search_calls``, with their filters: project_ids, user_ids, api_key_ids,
+    models, context_levels."""
+
+    async def get(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        page: str | None = None,
+        group_by: G | Sequence[G] | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[WebSearchFilters],
+    ) -> UsagePage[R | UnknownResult]:
+        return await self._get(locals())
+
+    __call__ = get
+
+    def pages(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[WebSearchFilters],
+    ) -> PageIterator[R | UnknownResult]:
+        return self._pages(locals())
+
+    def iter(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[WebSearchFilters],
+    ) -> BucketIterator[R | UnknownResult]:
+        return BucketIterator(self._pages(locals()))
+
+    async def list(
+        self,
+        *,
+        start_time: TimeArg,
+        end_time: TimeArg | None = None,
+        bucket_width: BucketWidth | None = None,
+        limit: int | None = None,
+        group_by: G | Sequence[G] | None = None,
+        ordered: bool = True,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **filters: Unpack[WebSearchFilters],
+    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
+        return await self._list(locals())
+
+
+class GatherArguments(
+    CompletionsFilters,
+    ImagesFilters,
+    WebSearchFilters,
+    FileSearchFilters,
+    CostsFilters,
+    total=False,
+):
+    """What :meth:`Usage.gather` takes as ``**common``: the arguments of ``list`` and every
+    endpoint's filters (an endpoint given a filter it does not have refuses it, naming
+    both, before any request)."""
+
+    start_time: TimeArg
+    end_time: TimeArg | None
+    bucket_width: BucketWidth | None
+    limit: int | None
+    group_by: str | Sequence[str] | None
+    ordered: bool
+    extra_query: ExtraQuery | None
+    extra_headers: Mapping[str, str] | None
+
+
+#: The arguments of `list` that are not filters.
+_LIST_KEYWORDS: Final = frozenset(
+    {
+        "start_time",
+        "end_time",
+        "bucket_width",
+        "limit",
+        "group_by",
+        "ordered",
+        "extra_query",
+        "extra_headers",
+    }
+)
 
 
 class Usage:
     """The ``client.usage`` namespace: the twelve endpoints, and :meth:`gather`."""
 
-    completions: Endpoint[CompletionsResult, CompletionsGroupBy]
-    embeddings: Endpoint[EmbeddingsResult, ModelGroupBy]
-    moderations: Endpoint[ModerationsResult, ModelGroupBy]
-    images: Endpoint[ImagesResult, ImagesGroupBy]
-    audio_speeches: Endpoint[AudioSpeechesResult, ModelGroupBy]
-    audio_transcriptions: Endpoint[AudioTranscriptionsResult, ModelGroupBy]
-    vector_stores: Endpoint[VectorStoresResult, ProjectGroupBy]
-    code_interpreter_sessions: Endpoint[CodeInterpreterSessionsResult, ProjectGroupBy]
-    costs: Endpoint[CostsResult, CostsGroupBy]
-    file_search_calls: Endpoint[FileSearchesResult, FileSearchGroupBy]
-    web_search_calls: Endpoint[WebSearchesResult, WebSearchGroupBy]
-    decisions: Endpoint[DecisionsResult, CompletionsGroupBy]
+    # Each attribute's class (the filters it takes) is read from these annotations.
+    completions: CompletionsEndpoint[CompletionsResult, CompletionsGroupBy]
+    embeddings: ModelEndpoint[EmbeddingsResult, ModelGroupBy]
+    moderations: ModelEndpoint[ModerationsResult, ModelGroupBy]
+    images: ImagesEndpoint[ImagesResult, ImagesGroupBy]
+    audio_speeches: ModelEndpoint[AudioSpeechesResult, ModelGroupBy]
+    audio_transcriptions: ModelEndpoint[AudioTranscriptionsResult, ModelGroupBy]
+    vector_stores: ProjectEndpoint[VectorStoresResult, ProjectGroupBy]
+    code_interpreter_sessions: ProjectEndpoint[CodeInterpreterSessionsResult, ProjectGroupBy]
+    costs: CostsEndpoint[CostsResult, CostsGroupBy]
+    file_search_calls: FileSearchEndpoint[FileSearchesResult, FileSearchGroupBy]
+    web_search_calls: WebSearchEndpoint[WebSearchesResult, WebSearchGroupBy]
+    decisions: CompletionsEndpoint[DecisionsResult, CompletionsGroupBy]
 
     def __init__(self, client: AsyncUsageClient) -> None:
         self._endpoints: dict[str, Endpoint[Any, Any]] = {}
         for name, spec in ENDPOINTS.items():
-            endpoint: Endpoint[Any, Any] = Endpoint(client, spec)
+            endpoint: Endpoint[Any, Any] = _endpoint_types()[name](client, spec)
             self._endpoints[name] = endpoint
             setattr(self, name, endpoint)
 
@@ -247,7 +796,7 @@ class Usage:
     async def gather(
         self,
         endpoints: Sequence[str] | Mapping[str, Mapping[str, Any] | None],
-        **common: Any,
+        **common: Unpack[GatherArguments],
     ) -> dict[str, builtins.list[UsageBucket[Any]]]:
         """Fetch several endpoints concurrently, under the client's one concurrency bound.
 
@@ -259,8 +808,10 @@ class Usage:
                 start_time=t0, end_time=t1,
             )
 
-        Every endpoint's arguments are checked before any request; a problem raises
-        ``ValueError`` naming the endpoint and the argument.
+        ``common`` takes what ``list`` takes, ``extra_query`` and ``extra_headers``
+        included (sent with every endpoint's requests). Every endpoint's arguments are
+        checked before any request; a problem raises ``ValueError`` naming the endpoint and
+        the argument.
         """
         if isinstance(endpoints, str):
             raise ValueError("endpoints: expected a list or a mapping of endpoint names")
@@ -276,19 +827,17 @@ class Usage:
                 )
             if own is not None and not isinstance(own, Mapping):
                 raise ValueError(f"{name}: expected a mapping of arguments or None, got {own!r}")
-            arguments = {**common, **(own or {})}
-            if "start_time" not in arguments:
+            merged: dict[str, Any] = {**common, **(own or {})}
+            if "start_time" not in merged:
                 raise ValueError(f"{name}: start_time: required")
-            filters = {k: v for k, v in arguments.items() if k not in _ITER_ARGUMENTS}
+            # The shape of a method's `locals()`: list's arguments, and the rest as filters.
+            arguments = {k: v for k, v in merged.items() if k in _LIST_KEYWORDS}
+            arguments["filters"] = {k: v for k, v in merged.items() if k not in _LIST_KEYWORDS}
+            ordered = arguments.get("ordered", True)
             try:
-                endpoint._query(
-                    arguments["start_time"],
-                    arguments.get("end_time"),
-                    arguments.get("bucket_width"),
-                    arguments.get("limit"),
-                    arguments.get("group_by"),
-                    filters,
-                )
+                endpoint._prepare(arguments)
+                if not isinstance(ordered, bool):
+                    raise ValueError(f"ordered: expected True or False, got {ordered!r}")
             except ValueError as exc:
                 raise ValueError(f"{name}: {exc}") from None
             plans[name] = (endpoint, arguments)
@@ -296,7 +845,7 @@ class Usage:
         results: dict[str, builtins.list[UsageBucket[Any]]] = {}
 
         async def fetch(name: str, endpoint: Endpoint[Any, Any], arguments: dict[str, Any]) -> None:
-            results[name] = await endpoint.list(**arguments)
+            results[name] = await endpoint._list(arguments)
 
         try:
             async with anyio.create_task_group() as tg:
@@ -305,3 +854,9 @@ class Usage:
         except BaseExceptionGroup as group:
             raise first_error(group) from group  # the APIError, not a group of one
         return {name: results[name] for name in plans}
+
+
+@functools.cache
+def _endpoint_types() -> dict[str, type[Endpoint[Any, Any]]]:
+    """``client.usage`` attribute -> its class, from :class:`Usage`'s annotations."""
+    return {name: typing.get_origin(hint) for name, hint in typing.get_type_hints(Usage).items()}

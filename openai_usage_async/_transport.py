@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import sys
 import time
 import urllib.parse
@@ -26,9 +27,17 @@ import aiohttp
 import anyio
 
 from ._limiter import AdaptiveLimiter
+from ._sansio.responses import not_found_hint
 from ._sansio.retry import RetryPolicy
 from ._version import __version__
-from .errors import APIConnectionError, APIError, APIStatusError, APITimeoutError, RateLimitError
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    NotFoundError,
+    RateLimitError,
+)
 
 __all__ = ["AiohttpSender", "RawResponse", "RequestCounter", "Requester", "Secret", "Sender"]
 
@@ -91,6 +100,11 @@ def _mapped(exc: BaseException, what: str, timeout_s: float | None) -> APIError 
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         limit = f" after {timeout_s:g}s" if timeout_s else ""
         error = APITimeoutError(f"{what} timed out{limit}")
+    elif isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(
+        exc, aiohttp.ClientSSLError
+    ):
+        # aiohttp's own text says "ssl:default" even for http:// URLs: say what happened.
+        error = APIConnectionError(f"{what} failed: {_cannot_connect(exc)}")
     elif isinstance(exc, aiohttp.ClientError):
         error = APIConnectionError(f"{what} failed: {type(exc).__name__}: {_safe_text(exc)}")
     elif isinstance(exc, OSError):
@@ -99,6 +113,17 @@ def _mapped(exc: BaseException, what: str, timeout_s: float | None) -> APIError 
         return None
     error.__cause__ = None if hasattr(exc, "request_info") else exc
     return error
+
+
+def _cannot_connect(exc: aiohttp.ClientConnectorError) -> str:
+    os_error = exc.os_error
+    if isinstance(os_error, socket.gaierror):  # aiohttp >= 3.11 names it ClientConnectorDNSError
+        return f"cannot resolve host {exc.host} ({os_error.strerror or os_error})"
+    if isinstance(os_error, ConnectionRefusedError):
+        reason = "connection refused"
+    else:
+        reason = os_error.strerror or str(os_error) or type(os_error).__name__
+    return f"cannot connect to {exc.host}:{exc.port} ({reason})"
 
 
 def _safe_text(exc: aiohttp.ClientError) -> str:
@@ -217,15 +242,23 @@ class Requester:
         query: Sequence[tuple[str, str]],
         decipher: Callable[[int, Mapping[str, str], bytes], T],
         counter: RequestCounter | None = None,
+        extra_headers: Sequence[tuple[str, str]] = (),
     ) -> T:
         """GET ``path``, retrying as the policy says; ``decipher`` turns a response into a value.
 
         ``decipher`` raises the ``APIError`` of a response that is not a value; the last
         error is raised when the policy gives up. Using a closed client raises
         ``RuntimeError``. A ``counter`` adds up the attempts and retries of this call.
+        ``extra_headers`` (checked by the caller) replace the client's own of the
+        same name, whatever the case; ``Authorization`` always comes from the key.
         """
         url = self.base_url + path
         what = f"GET {path}"
+        fixed = self._headers
+        if extra_headers:
+            names = {name.lower() for name, _ in extra_headers}
+            fixed = {k: v for k, v in fixed.items() if k.lower() not in names}
+            fixed |= {k: v for k, v in extra_headers if k.lower() != "authorization"}
         retries = throttled = 0
         while True:
             if self.closed:
@@ -233,7 +266,7 @@ class Requester:
             status: int | None = None
             headers: Mapping[str, str] = {}
             async with self.limiter as ticket:  # held for the exchange only
-                headers_out = {**self._headers, "Authorization": f"Bearer {self._key.reveal()}"}
+                headers_out = {**fixed, "Authorization": f"Bearer {self._key.reveal()}"}
                 self.requests_sent += 1
                 if counter is not None:
                     counter.requests += 1
@@ -259,6 +292,10 @@ class Requester:
                     error = exc
                     if isinstance(exc, RateLimitError):
                         self.limiter.on_rate_limited(ticket)
+                    elif isinstance(exc, NotFoundError):
+                        hint = not_found_hint(self.base_url)
+                        if hint:
+                            exc._append(hint)
                 else:
                     self.limiter.on_success()
                     return value
@@ -274,7 +311,7 @@ class Requester:
             )
             if decision is None:
                 if retries or throttled:
-                    error.retries = retries + throttled
+                    error._note_retries(retries + throttled)
                 raise error
             if decision.counted:
                 retries += 1

@@ -16,6 +16,11 @@
         ├── RateLimitError            429
         └── InternalServerError       >= 500
 
+Every error has ``.type``, ``.code`` and ``.param``: the fields of the service's error
+object (``{"error": {"message", "type", "code", "param"}}``), or None when it sent none,
+as in the official SDK. An error raised once the retries ran out says so in its message
+(``"... (after 2 retries)"``) and in ``.retries``.
+
 Invalid arguments are not API errors: they raise ``ValueError`` naming the argument,
 before any request is sent. Messages never contain the API key.
 """
@@ -55,6 +60,31 @@ class APIError(Exception):
         super().__init__(message)
         self.message = message
         self.body = body
+
+    @property
+    def type(self) -> str | None:
+        """The ``type`` of the server's error object (``"invalid_request_error"``,
+        ``"server_error"``, ...), or None when there is none."""
+        return _field(self.body, "type")
+
+    @property
+    def code(self) -> str | None:
+        """The ``code`` of the server's error object (``"rate_limit_exceeded"``, ...), or
+        None when there is none."""
+        return _field(self.body, "code")
+
+    @property
+    def param(self) -> str | None:
+        """The ``param`` of the server's error object: which parameter it refused."""
+        return _field(self.body, "param")
+
+    def _append(self, text: str) -> None:
+        self.message = f"{self.message} {text}"
+        self.args = (self.message,)
+
+    def _note_retries(self, retries: int) -> None:
+        self.retries = retries
+        self._append(f"(after {retries} {'retry' if retries == 1 else 'retries'})")
 
 
 class APIConnectionError(APIError):
@@ -114,24 +144,17 @@ class APIStatusError(APIError):
         self.status_code = status_code
         self.request_id = request_id
 
-    @property
-    def code(self) -> str | None:
-        """The ``code`` of the server's error object, if it sent one."""
-        return _field(self.body, "code")
-
-    @property
-    def param(self) -> str | None:
-        """The ``param`` of the server's error object: which parameter it refused."""
-        return _field(self.body, "param")
-
     def __str__(self) -> str:
         rid = f" (request id {self.request_id})" if self.request_id else ""
         return f"Error code: {self.status_code} - {self.message}{rid}"
 
 
 def _field(body: object, name: str) -> str | None:
+    # As the official SDK reads them: a numeric code becomes its string.
     if isinstance(body, dict):
         value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
         return value if isinstance(value, str) else None
     return None
 

@@ -11,7 +11,9 @@ the endpoint's type, tagged by ``object``::
 
 A result whose tag this version does not know (the service grows) arrives as an
 :class:`UnknownResult` that keeps every field, readable as attributes. For export and data
-frames, :func:`to_rows` flattens buckets into one plain dict per result.
+frames, :func:`to_rows` flattens buckets into one plain dict per result. Every model has
+``to_dict()``, the plain-data form the API sends (what the official SDK's ``model_dump()``
+gives); pydantic's method names raise an ``AttributeError`` that says so.
 """
 
 from __future__ import annotations
@@ -55,7 +57,59 @@ __all__ = [
 R = TypeVar("R")
 
 
-class _Result(msgspec.Struct, frozen=True, kw_only=True, tag_field="object", gc=False):
+class _Model:
+    """What every model adds: :meth:`to_dict`, and a pointer to it for pydantic habits."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """This object as plain dicts, lists and scalars, shaped as the API sends it.
+
+        The official SDK's pydantic models have ``model_dump()``; these are
+        ``msgspec.Struct`` s: ``to_dict()`` (or ``msgspec.to_builtins(obj)``) gives the
+        dict, ``msgspec.json.encode(obj)`` the JSON, ``msgspec.structs.replace(obj, ...)``
+        a changed copy.
+        """
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
+
+
+# The official SDK's (pydantic's) method names, which these models do not have: reading one
+# raises AttributeError saying what to write. Properties on the class, not __getattr__, so
+# reading a real field costs nothing more. Set here, out of sight of type checkers, which
+# should keep reporting these names as missing.
+_PYDANTIC_NAMES: Final = (
+    "model_dump",
+    "model_dump_json",
+    "model_copy",
+    "model_fields",
+    "model_validate",
+    "dict",
+    "json",
+    "to_json",
+)
+
+
+def _not_pydantic(name: str) -> property:
+    def refuse(self: object) -> Any:
+        raise AttributeError(_not_pydantic_message(type(self).__name__, name))
+
+    return property(refuse)
+
+
+def _not_pydantic_message(owner: str, name: str) -> str:
+    return (
+        f"{owner!r} has no {name!r}: it is a msgspec.Struct, not a pydantic model; use "
+        ".to_dict() (or msgspec.to_builtins(obj)) for a dict, msgspec.json.encode(obj) for "
+        "JSON, msgspec.structs.replace(obj, ...) for a changed copy"
+    )
+
+
+for _name in _PYDANTIC_NAMES:
+    setattr(_Model, _name, _not_pydantic(_name))
+
+
+class _Result(msgspec.Struct, _Model, frozen=True, kw_only=True, tag_field="object", gc=False):
     """Base of the tagged result types (the ``object`` tag is not a field)."""
 
     @property
@@ -202,7 +256,7 @@ class WebSearchesResult(
     api_source: str | None = None
 
 
-class CostAmount(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class CostAmount(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
     """A monetary value: ``value`` in ``currency`` (lowercase ISO 4217, e.g. ``"usd"``).
 
     Both are optional upstream (the official SDK types them so), so either may be None.
@@ -225,7 +279,7 @@ class CostsResult(_Result, frozen=True, kw_only=True, tag="organization.costs.re
     quantity_unit: str | None = None
 
 
-class UnknownResult(msgspec.Struct, frozen=True, kw_only=True):
+class UnknownResult(msgspec.Struct, _Model, frozen=True, kw_only=True):
     """A result whose ``object`` tag this version does not know; ``fields`` keeps all of it.
 
     Fields read as attributes too (``r.num_requests``), so code written for a newer
@@ -239,7 +293,14 @@ class UnknownResult(msgspec.Struct, frozen=True, kw_only=True):
         try:
             return self.fields[name]
         except KeyError:
+            if name in _PYDANTIC_NAMES:
+                message = _not_pydantic_message(type(self).__name__, name)
+                raise AttributeError(message) from None
             raise AttributeError(f"{self.object} result has no field {name!r}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as the service sent it: its ``object`` tag and every field."""
+        return {"object": self.object, **self.fields}
 
 
 def _result_types(base: type[_Result]) -> Iterator[type[_Result]]:
@@ -256,7 +317,7 @@ KNOWN_RESULT_TYPES: Final[dict[str, type[Any]]] = {
 }
 
 
-class UsageBucket(msgspec.Struct, Generic[R], frozen=True, kw_only=True, gc=False):
+class UsageBucket(msgspec.Struct, _Model, Generic[R], frozen=True, kw_only=True, gc=False):
     """One time bucket: ``[start_time, end_time)`` in Unix seconds and its results.
 
     ``results`` is empty for a bucket with no usage.
@@ -274,8 +335,18 @@ class UsageBucket(msgspec.Struct, Generic[R], frozen=True, kw_only=True, gc=Fals
         """This bucket as flat rows (see :func:`to_rows`)."""
         return list(to_rows((self,)))
 
+    def to_dict(self) -> dict[str, Any]:
+        """The bucket as plain dicts, shaped as the API sends it (an unknown result keeps
+        its fields flat, beside its ``object`` tag)."""
+        return {
+            "object": self.object,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "results": [_to_dict(r) for r in self.results],
+        }
 
-class UsagePage(msgspec.Struct, Generic[R], frozen=True, kw_only=True, gc=False):
+
+class UsagePage(msgspec.Struct, _Model, Generic[R], frozen=True, kw_only=True, gc=False):
     """One page of buckets, as one request returns it.
 
     ``next_page`` is the cursor for the following page when ``has_more`` is true.
@@ -285,6 +356,19 @@ class UsagePage(msgspec.Struct, Generic[R], frozen=True, kw_only=True, gc=False)
     data: list[UsageBucket[R]]
     has_more: bool
     next_page: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The page as plain dicts, shaped as the API sends it."""
+        return {
+            "object": self.object,
+            "data": [b.to_dict() for b in self.data],
+            "has_more": self.has_more,
+            "next_page": self.next_page,
+        }
+
+
+def _to_dict(value: object) -> Any:
+    return value.to_dict() if isinstance(value, _Model) else msgspec.to_builtins(value)
 
 
 def to_rows(
@@ -361,7 +445,7 @@ def _named(row: dict[str, Any], directory: Directory) -> dict[str, Any]:
 # field: list pages hold one kind of object each.
 
 
-class Project(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class Project(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
     """A project of the organization (``client.organization.projects``)."""
 
     id: str
@@ -372,7 +456,7 @@ class Project(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     status: str | None = None
 
 
-class OrganizationUser(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class OrganizationUser(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
     """A member of the organization (``client.organization.users``)."""
 
     id: str
@@ -383,7 +467,7 @@ class OrganizationUser(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     added_at: int | None = None
 
 
-class ApiKeyOwnerUser(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class ApiKeyOwnerUser(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
     """The user who owns a project API key (older documents add ``object`` and ``added_at``)."""
 
     id: str | None = None
@@ -395,7 +479,7 @@ class ApiKeyOwnerUser(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     added_at: int | None = None
 
 
-class ApiKeyOwnerServiceAccount(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class ApiKeyOwnerServiceAccount(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
     """The service account that owns a project API key."""
 
     id: str | None = None
@@ -404,7 +488,7 @@ class ApiKeyOwnerServiceAccount(msgspec.Struct, frozen=True, kw_only=True, gc=Fa
     created_at: int | None = None
 
 
-class ApiKeyOwner(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class ApiKeyOwner(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
     """Who owns a project API key: ``type`` is ``"user"`` or ``"service_account"``."""
 
     type: str | None = None
@@ -412,7 +496,7 @@ class ApiKeyOwner(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     service_account: ApiKeyOwnerServiceAccount | None = None
 
 
-class ProjectApiKey(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class ProjectApiKey(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
     """An API key of a project; ``redacted_value`` is all the service shows of the key."""
 
     id: str
@@ -428,7 +512,7 @@ class ProjectApiKey(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     project_id: str | None = None
 
 
-class ProjectServiceAccount(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class ProjectServiceAccount(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
     """A service account of a project."""
 
     id: str
@@ -440,7 +524,7 @@ class ProjectServiceAccount(msgspec.Struct, frozen=True, kw_only=True, gc=False)
     project_id: str | None = None
 
 
-class Directory(msgspec.Struct, frozen=True, kw_only=True, dict=True):
+class Directory(msgspec.Struct, _Model, frozen=True, kw_only=True, dict=True):
     """Everything the organization names: projects (archived ones too), users, keys and
     service accounts, with lookups from the IDs in usage data.
 

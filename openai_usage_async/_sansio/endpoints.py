@@ -12,24 +12,34 @@ Facts are from the upstream OpenAPI document and the official SDK's parameter ty
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Final, Literal, TypedDict
 
 __all__ = [
     "BUCKET_WIDTHS",
     "ENDPOINTS",
     "WIDTH_SECONDS",
     "BucketWidth",
+    "CompletionsFilters",
     "CompletionsGroupBy",
+    "ContextLevel",
+    "CostsFilters",
     "CostsGroupBy",
     "EndpointSpec",
+    "FileSearchFilters",
     "FileSearchGroupBy",
     "FilterSpec",
+    "ImageSize",
+    "ImageSource",
+    "ImagesFilters",
     "ImagesGroupBy",
+    "ModelFilters",
     "ModelGroupBy",
+    "ProjectFilters",
     "ProjectGroupBy",
+    "WebSearchFilters",
     "WebSearchGroupBy",
     "endpoint_by_path",
 ]
@@ -200,3 +210,64 @@ FileSearchGroupBy = Literal["project_id", "user_id", "api_key_id", "vector_store
 WebSearchGroupBy = Literal[
     "project_id", "user_id", "api_key_id", "model", "context_level", "api_source"
 ]
+
+
+# Filters, as types: each endpoint's `**filters` are one of these TypedDicts (the static
+# mirror of `EndpointSpec.filters`, checked against the specs above in
+# tests/sansio/test_endpoints.py), so a misspelt filter is a type error and an editor
+# completes the right names. A list filter takes one string or several; None is "not given".
+ImageSource = Literal["image.generation", "image.edit", "image.variation"]
+ImageSize = Literal["256x256", "512x512", "1024x1024", "1792x1792", "1024x1792"]
+ContextLevel = Literal["low", "medium", "high"]
+
+
+class ProjectFilters(TypedDict, total=False):
+    """Filters of ``vector_stores`` and ``code_interpreter_sessions``."""
+
+    project_ids: str | Sequence[str] | None
+
+
+class ModelFilters(TypedDict, total=False):
+    """Filters of ``embeddings``, ``moderations``, ``audio_speeches`` and
+    ``audio_transcriptions``."""
+
+    project_ids: str | Sequence[str] | None
+    user_ids: str | Sequence[str] | None
+    api_key_ids: str | Sequence[str] | None
+    models: str | Sequence[str] | None
+
+
+class CompletionsFilters(ModelFilters, total=False):
+    """Filters of ``completions`` and ``decisions``."""
+
+    batch: bool | None
+
+
+class ImagesFilters(ModelFilters, total=False):
+    """Filters of ``images``."""
+
+    sources: ImageSource | Sequence[ImageSource] | None
+    sizes: ImageSize | Sequence[ImageSize] | None
+
+
+class WebSearchFilters(ModelFilters, total=False):
+    """Filters of ``web_search_calls``."""
+
+    context_levels: ContextLevel | Sequence[ContextLevel] | None
+
+
+class FileSearchFilters(TypedDict, total=False):
+    """Filters of ``file_search_calls``."""
+
+    project_ids: str | Sequence[str] | None
+    user_ids: str | Sequence[str] | None
+    api_key_ids: str | Sequence[str] | None
+    vector_store_ids: str | Sequence[str] | None
+
+
+class CostsFilters(TypedDict, total=False):
+    """Filters of ``costs``."""
+
+    project_ids: str | Sequence[str] | None
+    api_key_ids: str | Sequence[str] | None
+    line_items: str | Sequence[str] | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
@@ -20,7 +21,7 @@ from ..errors import (
     UnprocessableEntityError,
 )
 
-__all__ = ["ADMIN_KEY_HELP", "decipher", "status_error"]
+__all__ = ["ADMIN_KEY_HELP", "decipher", "not_found_hint", "status_error"]
 
 ADMIN_KEY_HELP: Final = (
     "The Usage and Costs API needs an organization Admin key (sk-admin-...); project and "
@@ -79,3 +80,24 @@ def status_error(status: int, request_id: str | None, body: bytes) -> APIStatusE
         message = f"{message} {ADMIN_KEY_HELP}"
     cls = _BY_STATUS.get(status, InternalServerError if status >= 500 else APIStatusError)
     return cls(message, status_code=status, request_id=request_id, body=decoded)
+
+
+def not_found_hint(base_url: str) -> str | None:
+    """What to add to a 404's message when ``base_url`` lacks the API's ``/v1`` prefix.
+
+    A base URL like ``http://127.0.0.1:8000`` (instead of ``.../v1``) makes every path
+    miss; the hint shows the URL to try, without any user:password part.
+    """
+    parts = urllib.parse.urlsplit(base_url)
+    path = parts.path.rstrip("/")
+    if path.endswith("/v1"):
+        return None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    suggested = urllib.parse.urlunsplit((parts.scheme, netloc, f"{path}/v1", "", ""))
+    return (
+        f"(the base URL {urllib.parse.urlunsplit((parts.scheme, netloc, path, '', ''))} "
+        f"does not end in /v1; it probably needs it: {suggested})"
+    )

@@ -146,3 +146,35 @@ async def test_tls_is_verified_by_default_and_off_only_when_asked() -> None:
                     assert len(page.data) == 4
     finally:
         await emulator.aclose()
+
+
+async def test_the_new_messages_never_show_a_key(emulator: Emulator) -> None:
+    """The escape hatch, the key's alias, the 404 hint and the retry note leak nothing."""
+    from openai_usage_async._sansio.responses import not_found_hint
+
+    seen: list[str] = []
+    with pytest.raises(ValueError) as both:
+        AsyncUsageClient(SECRET, admin_api_key=SECRET)
+    seen.append(str(both.value))
+    hint = not_found_hint(f"http://user:{SECRET}@127.0.0.1:1")
+    assert hint is not None and "http://127.0.0.1:1/v1" in hint
+    seen.append(hint)
+    assert emulator.base_url is not None
+    root = emulator.base_url.removesuffix("/v1")
+    async with AsyncUsageClient(admin_api_key=SECRET, base_url=root, max_retries=0) as client:
+        for headers in ({"Authorization": f"Bearer {SECRET}"}, {"x": f"{SECRET}\r\nX: y"}):
+            with pytest.raises(ValueError) as refused:
+                await client.usage.costs.get(start_time=NOW - DAY, extra_headers=headers)
+            seen.append(str(refused.value))
+        with pytest.raises(errors.NotFoundError) as missing:
+            await client.usage.costs.get(start_time=NOW - DAY, extra_query={"q": "1"})
+        seen += [str(missing.value), "".join(traceback.format_exception(missing.value))]
+    assert "probably needs it" in str(missing.value)
+    emulator.faults = [Fault(status=500)]
+    async with AsyncUsageClient(SECRET, base_url=emulator.base_url, max_retries=1) as client:
+        with pytest.raises(errors.InternalServerError) as retried:
+            await fast_retries(client).usage.costs.get(start_time=NOW - DAY)
+        seen.append(str(retried.value))
+    assert "(after 1 retry)" in str(retried.value)
+    for text in seen:
+        assert SECRET not in text and "TOP-SECRET" not in text

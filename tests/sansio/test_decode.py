@@ -103,6 +103,23 @@ def test_every_endpoint_round_trips(name: str) -> None:
     raw = [r for b in data for r in b["results"]]
     for typed, plain in zip(results, raw, strict=True):
         assert msgspec.to_builtins(typed) | {"object": typed.object} == plain
+        assert typed.to_dict() == plain  # the dict the service sent, `object` tag included
+    assert page.to_dict() == msgspec.json.decode(body)
+
+
+def test_to_dict_keeps_an_unknown_result_as_sent_and_pydantic_names_point_to_it() -> None:
+    body = sample("unknown_tag.json")
+    page = decode_page(body, "vector_stores")
+    assert page.to_dict() == msgspec.json.decode(body)
+    unknown = page.data[0].results[1]
+    assert isinstance(unknown, UnknownResult)
+    assert unknown.to_dict()["renders"] == 3
+    assert unknown.to_dict()["object"] == "organization.usage.hologram_renders.result"
+    for obj in (unknown, page.data[0].results[0], CostAmount(value=1.0, currency="usd")):
+        with pytest.raises(AttributeError, match=r"has no 'model_dump'.*\.to_dict\(\)"):
+            obj.model_dump()  # type: ignore[union-attr]
+        assert not hasattr(obj, "model_dump_json")
+    assert CostAmount(value=1.0).to_dict() == {"value": 1.0, "currency": None}
 
 
 def test_rows_flatten_costs() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from openai_usage_async._sansio import endpoints
 from openai_usage_async._sansio.endpoints import ENDPOINTS
-from openai_usage_async._sansio.query import to_unix, validate
+from openai_usage_async._sansio.query import check_extra_headers, to_unix, validate
 
 COMPLETIONS = ENDPOINTS["completions"]
 COSTS = ENDPOINTS["costs"]
@@ -73,7 +73,21 @@ def test_aware_datetimes_become_unix_seconds() -> None:
     [
         (COMPLETIONS, {"start_time": dt.datetime(2025, 1, 1)}, "start_time: naive datetime"),
         (COMPLETIONS, {"start_time": "2025-01-01"}, "start_time: expected Unix seconds"),
-        (COMPLETIONS, {"start_time": 1.5}, "start_time: expected Unix seconds"),
+        (COMPLETIONS, {"start_time": float("nan")}, "start_time: nan is not a time"),
+        (COMPLETIONS, {"start_time": b"0"}, "start_time: expected Unix seconds"),
+        (
+            COMPLETIONS,
+            {"start_time": 1_730_419_200_000},
+            "start_time: 1730419200000 looks like milliseconds, not Unix seconds; "
+            "pass start_time=1730419200",
+        ),
+        (
+            COMPLETIONS,
+            {"start_time": 0, "end_time": 1_730_419_200_000.5},
+            "end_time: 1730419200000.5 looks like milliseconds",
+        ),
+        (COMPLETIONS, {"start_time": 0, "end_time": 1_730_419_200 * 10**6}, "end_time: 1730"),
+        (COMPLETIONS, {"start_time": 10.5, "end_time": 10.25}, "end_time: 10.25 is not after"),
         (COMPLETIONS, {"start_time": True}, "start_time: expected Unix seconds"),
         (COMPLETIONS, {"start_time": -1}, "start_time: -1 is before 1970"),
         (COMPLETIONS, {"start_time": 10, "end_time": 10}, "end_time: 10 is not after start_time"),
@@ -165,3 +179,103 @@ LITERALS = {
 @pytest.mark.parametrize("name", list(ENDPOINTS))
 def test_group_by_types_match_the_specs(name: str) -> None:
     assert set(typing.get_args(LITERALS[name])) == set(ENDPOINTS[name].group_by)
+
+
+def test_float_times_floor_the_start_and_ceil_the_end() -> None:
+    """``time.time() - 86400`` works: the range covers at least the instants given."""
+    q = validate(COSTS, start_time=1_730_419_200.9, end_time=1_730_505_600.1)
+    assert (q.start_time, q.end_time) == (1_730_419_200, 1_730_505_601)
+    whole = validate(COSTS, start_time=100.0, end_time=200.0)
+    assert (whole.start_time, whole.end_time) == (100, 200)
+    t0 = dt.datetime(2025, 1, 2, 3, 4, 5, 1, tzinfo=UTC)
+    q = validate(COSTS, start_time=t0, end_time=t0 + dt.timedelta(seconds=1))
+    assert (q.start_time, q.end_time) == (1735787045, 1735787047)
+    assert to_unix("end_time", 7.2, round_up=True) == 8
+    assert to_unix("start_time", 7.9) == 7
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "seconds"),
+    [
+        (1_730_419_200_123, "milliseconds", 1_730_419_200),
+        (1_730_419_200_123_456, "microseconds", 1_730_419_200),
+        (1_730_419_200_123_456_789, "nanoseconds", 1_730_419_200),
+        (99_999_999_999, None, 99_999_999_999),  # the year 5138, still read as seconds
+    ],
+)
+def test_finer_units_are_refused_by_their_digits(
+    value: int, unit: str | None, seconds: int
+) -> None:
+    if unit is None:
+        assert to_unix("start_time", value) == seconds
+        return
+    with pytest.raises(ValueError) as info:
+        to_unix("end_time", value)
+    assert str(info.value) == (
+        f"end_time: {value} looks like {unit}, not Unix seconds; "
+        f"pass end_time={seconds} (or a datetime)"
+    )
+
+
+def test_extra_query_is_appended_on_every_rendering() -> None:
+    q = validate(
+        COSTS,
+        start_time=0,
+        end_time=10 * 86400,
+        group_by="line_item",
+        extra_query={"new_filter": ["a", "b"], "tags[]": "x", "n": 3, "flag": False},
+    )
+    extra = [
+        ("new_filter[]", "a"),
+        ("new_filter[]", "b"),
+        ("tags[]", "x"),
+        ("n", "3"),
+        ("flag", "false"),
+    ]
+    assert q.pairs() == [
+        ("start_time", "0"),
+        ("end_time", "864000"),
+        ("bucket_width", "1d"),
+        ("group_by[]", "line_item"),
+        *extra,
+    ]
+    # Windows and cursors render through pairs(): the extras stay, before the cursor.
+    assert q.pairs(start_time=86400, end_time=2 * 86400, limit=1, page="c")[-6:] == [
+        *extra,
+        ("page", "c"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "starts"),
+    [
+        ({"limit": 5}, "extra_query: 'limit' is set by the client on every window and page"),
+        ({"page": "x"}, "extra_query: 'page' is set by the client"),
+        ({"start_time[]": [1]}, "extra_query: 'start_time[]' is set by the client"),
+        ({"": "x"}, "extra_query: keys must be non-empty strings"),
+        ({"x": {"a": 1}}, "extra_query: 'x': expected a string, a number, a bool or a list"),
+        ({"x": [None]}, "extra_query: 'x': expected a string, a number or a bool"),
+        (["x"], "extra_query: expected a mapping"),
+    ],
+)
+def test_extra_query_refusals_name_it(extra: object, starts: str) -> None:
+    with pytest.raises(ValueError) as info:
+        validate(COSTS, start_time=0, extra_query=extra)
+    assert str(info.value).startswith(starts)
+
+
+def test_extra_headers_never_touch_authorization() -> None:
+    assert check_extra_headers({"OpenAI-Beta": "usage=v2", "x-trace": "1"}) == (
+        ("OpenAI-Beta", "usage=v2"),
+        ("x-trace", "1"),
+    )
+    assert check_extra_headers(None) == ()
+    for name in ("Authorization", "authorization", "Proxy-Authorization"):
+        with pytest.raises(ValueError) as info:
+            check_extra_headers({name: "Bearer sk-admin-other-SECRET"})
+        assert str(info.value).startswith(f"extra_headers: {name!r} is set by the client")
+        assert "SECRET" not in str(info.value)
+    with pytest.raises(ValueError, match="the value of 'x' must be a one-line string"):
+        check_extra_headers({"x": "a\r\nAuthorization: Bearer sk-admin-SECRET"})
+    with pytest.raises(ValueError, match="is not a header name"):
+        check_extra_headers({"bad name": "x"})

@@ -82,7 +82,10 @@ async def test_retries_run_out(client: AsyncUsageClient) -> None:
         await client.usage.costs.get(start_time=0)
     assert len(sender.sent) == 3  # 1 + max_retries
     assert info.value.status_code == 500 and info.value.request_id == "req_x"
-    assert info.value.message == "boom" and info.value.retries == 2
+    assert info.value.message == "boom (after 2 retries)" and info.value.retries == 2
+    assert str(info.value) == "Error code: 500 - boom (after 2 retries) (request id req_x)"
+    # The fields of the service's error object, as the official SDK's errors carry them.
+    assert (info.value.type, info.value.code, info.value.param) == ("server_error", None, None)
 
 
 async def test_retry_after_is_honoured_and_a_lone_429_tightens_the_bound(

@@ -8,6 +8,7 @@ aiohttp internals; everything about real responses runs against the emulator on
 from __future__ import annotations
 
 import re
+import socket
 import ssl
 from collections.abc import Iterator
 from typing import Any
@@ -74,6 +75,46 @@ async def test_transport_errors_are_mapped_and_retried(exc: Exception, cls: type
     assert info.value.__cause__ is exc
     assert "GET /v1/organization/costs" in str(info.value)
     assert sent == 3 and info.value.retries == 2
+    assert str(info.value).endswith(" (after 2 retries)")
+
+
+def connector_error(cls: type[aiohttp.ClientConnectorError], os_error: OSError) -> Exception:
+    key = aiohttp.client_reqrep.ConnectionKey("127.0.0.1", 8000, False, True, None, None, None)
+    return cls(key, os_error)
+
+
+@pytest.mark.parametrize(
+    ("exc", "says"),
+    [
+        (
+            connector_error(aiohttp.ClientConnectorError, ConnectionRefusedError(111, "x")),
+            "cannot connect to 127.0.0.1:8000 (connection refused)",
+        ),
+        (
+            connector_error(aiohttp.ClientConnectorError, OSError(101, "Network is unreachable")),
+            "cannot connect to 127.0.0.1:8000 (Network is unreachable)",
+        ),
+        (
+            connector_error(
+                aiohttp.ClientConnectorDNSError,
+                socket.gaierror(-2, "Name or service not known"),
+            ),
+            "cannot resolve host 127.0.0.1 (Name or service not known)",
+        ),
+    ],
+)
+async def test_connect_errors_say_what_happened_without_ssl_noise(
+    exc: Exception, says: str
+) -> None:
+    # aiohttp's own text is "Cannot connect to host ... ssl:default [...]", even for http://.
+    assert "ssl:default" in str(exc)
+    async with AsyncUsageClient(KEY, base_url=BASE, max_retries=0) as client:
+        with aioresponses() as m:
+            m.get(COSTS, exception=exc)
+            with pytest.raises(errors.APIConnectionError) as info:
+                await client.usage.costs.get(start_time=0)
+    assert str(info.value) == f"GET /v1/organization/costs failed: {says}"
+    assert info.value.retries == 0 and info.value.__cause__ is exc
 
 
 async def test_errors_carrying_the_request_never_chain_it() -> None:

@@ -5,9 +5,12 @@ It is never executed; each ``assert_type`` states what a user's editor should in
 
 from __future__ import annotations
 
+import time
 from typing import Any, assert_type
 
 from openai_usage_async import (
+    APIError,
+    APIStatusError,
     AsyncUsageClient,
     AudioSpeechesResult,
     BucketIterator,
@@ -16,6 +19,7 @@ from openai_usage_async import (
     PageIterator,
     UnknownResult,
     UsageBucket,
+    UsageClient,
     UsagePage,
 )
 
@@ -41,3 +45,55 @@ async def usage(client: AsyncUsageClient) -> None:
     assert_type(buckets, list[UsageBucket[CompletionsResult | UnknownResult]])
     # costs cannot be grouped by model: the type checker says so before the API does.
     client.usage.costs.iter(start_time=0, group_by=["model"])  # type: ignore[list-item]
+
+
+async def sdk_guesses(client: AsyncUsageClient) -> None:
+    """Each endpoint's filters are typed: a misspelt or misplaced one is a type error."""
+    completions = client.usage.completions
+    await completions.get(start_time=0, models=["gpt-4o"], batch=True, project_ids="proj_1")
+    completions.iter(start_time=0, modles=["gpt-4o"])  # type: ignore[call-arg]
+    await completions.list(start_time=0, batch="yes")  # type: ignore[arg-type]
+    client.usage.costs.pages(start_time=0, models="gpt-4o")  # type: ignore[call-arg]
+    client.usage.costs.iter(start_time=0, line_items=["Image models"], api_key_ids="key_1")
+    client.usage.images.iter(start_time=0, sizes=["1024x1024"], sources="image.edit")
+    client.usage.images.iter(start_time=0, sizes=["1024x1023"])  # type: ignore[list-item]
+    client.usage.web_search_calls.iter(start_time=0, context_levels="low")
+    client.usage.vector_stores.iter(start_time=0, user_ids="user_1")  # type: ignore[call-arg]
+    client.usage.file_search_calls.iter(start_time=0, vector_store_ids=["vs_1"])
+    await client.usage.gather(["costs"], start_time=0, line_items="x", models="m")
+    await client.usage.gather(["costs"], start_time=0, modles="m")  # type: ignore[call-arg]
+
+    # Calling the endpoint is `get`, as the official SDK's `usage.completions(...)`.
+    page = await completions(start_time=time.time() - 86400, end_time=time.time())
+    assert_type(page, UsagePage[CompletionsResult | UnknownResult])
+    await completions(start_time=0, modles="x")  # type: ignore[call-arg]
+
+    # The escape hatch takes what the typed arguments do not know yet.
+    await client.usage.costs.list(
+        start_time=0,
+        extra_query={"new_filter": ["a", "b"], "flag": True, "n": 3},
+        extra_headers={"OpenAI-Beta": "usage=v2"},
+    )
+    await client.organization.directory(extra_headers={"X-Trace": "1"})
+    await client.organization.users.list(extra_query={"new": 1})
+    client.usage.costs.iter(start_time=0, extra_query={"x": object()})  # type: ignore[dict-item]
+
+    # Models: to_dict(), never pydantic's names (which type checkers keep reporting).
+    assert_type(page.to_dict(), dict[str, Any])
+    assert_type(page.data[0].results[0].to_dict(), dict[str, Any])
+    page.model_dump()  # type: ignore[attr-defined]
+
+    # The errors carry the service's error fields.
+    try:
+        await client.usage.costs.get(start_time=0)
+    except APIStatusError as exc:
+        assert_type(exc.type, str | None)
+        assert_type(exc.code, str | None)
+        assert_type(exc.param, str | None)
+    except APIError as exc:
+        assert_type(exc.code, str | None)
+
+
+def constructors() -> None:
+    AsyncUsageClient(admin_api_key="sk-admin-test")  # the official SDK's name for the key
+    UsageClient(admin_api_key="sk-admin-test")
