@@ -31,15 +31,26 @@ class Ticket(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class LimiterStatistics:
-    """What the limiter is doing: see :meth:`AdaptiveLimiter.statistics`."""
+    """The client-wide concurrency bound: its size now, its use, and how it has moved.
+
+    Under 429s the bound halves (``decreases``), and it grows back by one after a run of
+    successes (``increases``), never above ``max_concurrency``.
+    """
 
     max_concurrency: int
+    """The client's ``max_concurrency``: the most requests ever in flight at once."""
     total_tokens: int
+    """The bound now: at most this many requests in flight (lower after 429s)."""
     borrowed_tokens: int
+    """Requests in flight now."""
     tasks_waiting: int
+    """Requests waiting for a slot now."""
     peak_borrowed: int
+    """The most requests that have been in flight at once."""
     decreases: int
+    """How many times a 429 halved the bound."""
     increases: int
+    """How many times a run of successes raised it again by one."""
 
 
 class AdaptiveLimiter:

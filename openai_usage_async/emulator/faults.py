@@ -35,6 +35,11 @@ FaultKind = Literal[
 class Fault:
     """One injected fault.
 
+    ``kind`` is what the client sees: ``"status"`` (an error answer), ``"drop"`` (the
+    connection closes before the response), ``"drop_mid_body"``, ``"truncate"`` and
+    ``"malformed"`` (a 200 whose body is not a valid page), ``"slow"`` (the normal answer,
+    ``delay_ms`` late), ``"early_end"`` (a chain that ends before the range does) and
+    ``"unclipped"`` (whole buckets at an unaligned range edge).
     ``status`` with ``retry_after_s`` / ``retry_after_ms`` / ``should_retry`` set the
     ``retry-after``, ``retry-after-ms`` and ``x-should-retry`` headers of a ``"status"``
     fault. ``first`` and ``rate`` are exclusive; ``endpoints`` names endpoints (as on

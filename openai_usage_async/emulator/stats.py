@@ -25,13 +25,21 @@ class EmulatorStatistics:
     """A snapshot of the counters; see :meth:`Emulator.statistics`."""
 
     requests_total: int
+    """Requests received, on every route."""
     requests_by_endpoint: Mapping[str, int]
+    """Requests per endpoint name (``"costs"``, ``"completions"``, ``"projects"``, ...)."""
     responses_by_status: Mapping[int, int]
+    """Responses per HTTP status (``{200: 12, 429: 2}``)."""
     dropped: int
+    """Connections a fault closed on purpose."""
     cancelled: int
+    """Requests the client hung up on before the answer."""
     in_flight: int
+    """Requests being answered now."""
     peak_in_flight: int
+    """The most requests answered at once."""
     open_connections: int = 0
+    """Client connections open now."""
 
 
 # Request headers worth keeping for tests (never Authorization).

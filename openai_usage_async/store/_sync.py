@@ -45,34 +45,52 @@ class EndpointReport:
     """What one sync did for one endpoint (one table)."""
 
     endpoint: str
+    """The endpoint's name on ``client.usage`` (``"costs"``)."""
     table: str
+    """Its table: ``<endpoint>_<width>`` (``"costs_1d"``)."""
     windows_fetched: int
+    """Windows fetched and written, each in one transaction with its checkpoint."""
     windows_skipped: int
+    """Windows already settled in the store: no request."""
     buckets_written: int
+    """Buckets written, empty ones included."""
     buckets_replaced: int
+    """Of those, how many had rows before and were replaced whole."""
     rows_written: int
+    """Rows inserted: one per result."""
     unknown_results: int
+    """Results of a tag this version does not know: counted, not stored."""
     requests: int
+    """HTTP requests for this endpoint, retries included."""
     retries: int
+    """How many of those requests were retries."""
     seconds: float
+    """From the start of the sync until this endpoint's last window was committed."""
 
 
 @dataclass(frozen=True, slots=True)
 class SyncReport:
-    """What one sync did, per endpoint; ``str()`` is a one-screen table."""
+    """What one sync did, per endpoint; ``str()`` is a one-screen table.
+
+    ``rows_written`` and ``requests`` are the totals over the endpoints.
+    """
 
     endpoints: dict[str, EndpointReport]
+    """Endpoint name -> what the sync did for it."""
     seconds: float
-    #: Rows written to the directory tables (``projects``, ``users``, ``api_keys``), or
-    #: None when the key may not read the directory (the tables are left as they were).
+    """The whole sync's wall time."""
     directory_rows: dict[str, int] | None = None
+    """Rows written to the directory tables (``projects``, ``users``, ``api_keys``), or
+    None when the key may not read the directory (the tables are left as they were)."""
 
     @property
     def rows_written(self) -> int:
+        """Rows written, over every endpoint."""
         return sum(r.rows_written for r in self.endpoints.values())
 
     @property
     def requests(self) -> int:
+        """HTTP requests, over every endpoint, retries included."""
         return sum(r.requests for r in self.endpoints.values())
 
     def __str__(self) -> str:
@@ -103,8 +121,10 @@ class SyncReport:
                     for i, (c, w) in enumerate(zip(row, widths, strict=True))
                 )
             )
+        written, requests = self.rows_written, self.requests
         lines.append(
-            f"{self.rows_written:,} rows in {self.seconds:.1f}s, {self.requests:,} requests"
+            f"{written:,} row{'' if written == 1 else 's'} in {self.seconds:.1f}s, "
+            f"{requests:,} request{'' if requests == 1 else 's'}"
         )
         if self.directory_rows is None:
             lines.append("directory: not readable with this key; names not refreshed")

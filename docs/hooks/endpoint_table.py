@@ -1,0 +1,66 @@
+"""MkDocs hook: the endpoint table, generated from ``_sansio/endpoints.py`` at build time.
+
+A page holds the marker ``<!-- endpoint-table -->``; the build replaces it with one row
+per :data:`~openai_usage_async._sansio.endpoints.ENDPOINTS` entry, so the table exists
+once, in the code, and cannot drift from what the client validates. Listed under
+``hooks:`` in ``mkdocs.yml``; ``exclude_docs`` keeps this file out of the site.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openai_usage_async._sansio.endpoints import BUCKET_WIDTHS, ENDPOINTS, FilterSpec
+
+MARKER = "<!-- endpoint-table -->"
+
+_replaced: list[str] = []
+
+
+def _filter(spec: FilterSpec) -> str:
+    if spec.kind == "bool":
+        return f"`{spec.name}` (bool)"
+    if spec.choices:
+        return f"`{spec.name}` ({', '.join(f'`{c}`' for c in spec.choices)})"
+    return f"`{spec.name}`"
+
+
+def endpoint_table() -> str:
+    """The table, as Markdown: one row per endpoint, in the order of ``ENDPOINTS``."""
+    widths = [w for w in reversed(BUCKET_WIDTHS)]  # 1d, 1h, 1m: the default width first
+    head = ["`client.usage.`", "path", "filters", "`group_by`"]
+    head += [f"`{w}` limit" for w in widths]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, spec in ENDPOINTS.items():
+        cells = [
+            f"`{name}`",
+            f"`{spec.path}`",
+            "<br>".join(_filter(f) for f in spec.filters.values()),
+            "<br>".join(f"`{g}`" for g in spec.group_by),
+        ]
+        for width in widths:
+            if width in spec.limits:
+                default, maximum = spec.limits[width]
+                cells.append(f"{default} / {maximum}")
+            else:
+                cells.append("—")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def on_pre_build(config: Any) -> None:
+    _replaced.clear()
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    if MARKER not in markdown:
+        return markdown
+    _replaced.append(page.file.src_uri)
+    return markdown.replace(MARKER, endpoint_table())
+
+
+def on_post_build(config: Any) -> None:
+    if not _replaced:
+        from mkdocs.exceptions import PluginError
+
+        raise PluginError(f"endpoint_table: no page holds {MARKER}; the table is missing")
