@@ -7,7 +7,7 @@ named and shaped as the store's tables (``costs_1d``: ``start_time`` and ``end_t
 Unix seconds, the ``group_by`` columns, then the result's fields), plus the directory as
 ``projects``, ``users`` and ``api_keys``.
 
-* **Fetching** is the client's: each resource iterates ``client.usage.<endpoint>.iter``
+* **Fetching** is the client's: each resource iterates ``client.usage.<endpoint>.pages``
   of one shared :class:`~openai_usage_async.UsageClient`, so a long range is split into
   windows fetched concurrently, and all resources share the client's one concurrency
   bound while dlt pulls them round-robin. The resource yields Arrow tables built
@@ -118,12 +118,12 @@ def _now(client: UsageClient) -> int:
 
 
 def _arrow(schema: TableSchema, buckets: list[UsageBucket[Any]]) -> pa.Table:
-    rows = list(schema.rows(buckets))
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema.columns)
-    return pa.Table.from_arrays(
-        [pa.array(v, _ARROW_TYPES[c.kind]) for v, c in zip(columns, schema.columns, strict=True)],
-        schema=pa.schema([pa.field(c.name, _ARROW_TYPES[c.kind]) for c in schema.columns]),
-    )
+    """The table's rows as Arrow columns: the row tuples go through one struct array, so
+    Arrow splits them into columns in C++ (the values come from decoding, so each is of
+    its column's type)."""
+    struct = pa.struct([(c.name, _ARROW_TYPES[c.kind]) for c in schema.columns])
+    columns = pa.array(list(schema.rows(buckets)), type=struct).flatten()
+    return pa.Table.from_arrays(columns, schema=pa.schema(list(struct)))
 
 
 def _columns(schema: TableSchema) -> dict[str, TColumnSchema]:
@@ -162,14 +162,14 @@ def _endpoint_resource(
             batch: list[UsageBucket[Any]] = []
             unknown = 0
             endpoint = getattr(client.usage, name)
-            with endpoint.iter(
+            with endpoint.pages(  # pages, not buckets: one wait on the client's thread each
                 start_time=first,
                 end_time=end,
                 bucket_width=schema.bucket_width,
                 group_by=list(group_by) or None,
-            ) as buckets:
-                for bucket in buckets:
-                    batch.append(bucket)
+            ) as pages:
+                for page in pages:
+                    batch += page.data
                     if len(batch) >= _BATCH_BUCKETS:
                         unknown += schema.unknown(batch)
                         yield _arrow(schema, batch)
