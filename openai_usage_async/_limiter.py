@@ -38,7 +38,7 @@ class LimiterStatistics:
     """
 
     max_concurrency: int
-    """The client's ``max_concurrency``: the most requests ever in flight at once."""
+    """The client's ``max_concurrency``: the bound before any 429 lowers it."""
     total_tokens: int
     """The bound now: at most this many requests in flight (lower after 429s)."""
     borrowed_tokens: int

@@ -15,7 +15,8 @@ Unix seconds, the ``group_by`` columns, then the result's fields), plus the dire
 * **Reloads replace whole buckets**: ``merge`` with the ``delete-insert`` strategy keyed
   on ``start_time`` (a merge key, not a primary key: dlt refuses NULL in primary-key
   columns, and ungrouped or unattributed group columns are NULL and stay NULL). Every
-  bucket a run fetches replaces all the destination's rows of that bucket.
+  bucket a run fetches with results replaces all the destination's rows of that bucket
+  (a bucket that became empty upstream brings no row to key on: its old rows stay).
 * **Incremental**: each resource keeps in dlt's state the end of the range it last
   loaded; the next run starts there minus ``overlap`` (rounded down to a bucket), so the
   buckets the service may still revise are fetched again and replaced. The state is
@@ -51,7 +52,7 @@ except ImportError:  # pragma: no cover - exercised by a test that hides dlt
 from . import errors
 from ._blocking import UsageClient
 from ._client import AsyncUsageClient
-from .models import UsageBucket
+from .models import Directory, UsageBucket
 from .store._backend import DirectoryTable
 from .store._schema import Kind, TableSchema, schema_for
 from .store._sync import _endpoint_names, _group_by, _seconds, directory_tables
@@ -247,8 +248,6 @@ def _directory_resources(lease: _Lease) -> list[DltResource]:
         )
 
     # The columns, from an empty directory (the shapes do not depend on the rows).
-    from .models import Directory
-
     shapes = directory_tables(Directory(projects=[], users=[], api_keys=[]))
     return [resource(t.name, t.columns) for t in shapes]
 
@@ -278,7 +277,8 @@ def usage_source(
     The first run loads from ``start_time`` (rounded down to a bucket) to now; later runs
     load from where the last one ended minus ``overlap`` (a ``timedelta`` or seconds), and
     the buckets they fetch replace the destination's rows of those buckets (``merge``,
-    ``delete-insert`` on ``start_time``). ``group_by="auto"`` is every ``group_by`` value
+    ``delete-insert`` on ``start_time``; a bucket that became empty upstream keeps its old
+    rows, having none to key on). ``group_by="auto"`` is every ``group_by`` value
     of the endpoint (costs: all but ``user_id``); a resource keeps the grouping of its
     first load.
 

@@ -258,3 +258,15 @@ def test_a_fresh_runner_restores_the_state_from_the_destination(
     elsewhere.run(usage_source(["costs"], start_time=T0, client=client))
     assert emulator.statistics().requests_by_endpoint["costs"] == 1  # the overlap alone
     assert table(tmp_path, "costs_1d") == expected(client, "costs", NOW)
+
+
+def test_an_earlier_start_time_later_loads_the_earlier_range_too(
+    tmp_path: pathlib.Path, emulator: Emulator, client: UsageClient
+) -> None:
+    p = pipeline(tmp_path)
+    p.run(usage_source(["costs"], start_time=NOW - 3 * DAY, client=client))
+    p.run(usage_source(["costs"], start_time=T0, client=client))
+    assert table(tmp_path, "costs_1d") == expected(client, "costs", NOW)
+    emulator.reset_statistics()
+    p.run(usage_source(["costs"], start_time=T0, client=client))  # now incremental again
+    assert emulator.statistics().requests_by_endpoint["costs"] == 1

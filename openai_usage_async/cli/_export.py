@@ -77,7 +77,9 @@ def _create_beside(path: str) -> tuple[int, str]:
     while True:
         tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
         try:
-            fd = os.open(tmp, flags, 0o666)
+            # A replaced file's own mode from the start (then chmod past the umask), so a
+            # 0600 file is never readable by others through its temporary file.
+            fd = os.open(tmp, flags, 0o666 if mode is None else mode)
         except FileExistsError:
             continue
         break

@@ -174,7 +174,7 @@ class Store:
         for g in group_by:
             if g not in schema.spec.group_by:
                 raise ValueError(f"group_by: {g!r} is not a group_by value of {endpoint}")
-        start, end = to_unix("start_time", start_time), to_unix("end_time", end_time)
+        start, end = to_unix("start_time", start_time), to_unix("end_time", end_time, round_up=True)
         db = self._backend_or_raise()
         exists = await self._run(db.has_table, schema.name)
         if not exists:

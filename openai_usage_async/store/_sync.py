@@ -235,7 +235,7 @@ async def sync(
     names = _endpoint_names(endpoints, bucket_width)
     overlap_s = _seconds("overlap", overlap)
     now = int(clock())
-    end = to_unix("end_time", end_time) if end_time is not None else now
+    end = to_unix("end_time", end_time, round_up=True) if end_time is not None else now
     start = None if start_time is None else to_unix("start_time", start_time)
     if start is not None:
         start -= start % width  # whole buckets only: a table never holds a partial first one

@@ -258,3 +258,14 @@ async def test_sync_keeps_the_directory_tables_for_joins(
     assert "directory: not readable with this key" in str(again)
     [(count,)] = await store._run(db.execute, "SELECT COUNT(*) FROM projects")
     assert count == len(d.projects)
+
+
+async def test_a_float_end_time_rounds_up_as_the_client_does(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    # end_time = T0 + 1 day + 0.5 s: the bucket starting at T0 + 1 day has begun, so it is
+    # in the range, as in client.usage.costs.list(); flooring the end would drop it.
+    end = T0 + DAY + 0.5
+    report = await store.sync(client, endpoints=["costs"], start_time=T0, end_time=end)
+    listed = await client.usage.costs.list(start_time=T0, end_time=end)
+    assert report.endpoints["costs"].buckets_written == len(listed) == 2
