@@ -435,6 +435,18 @@ def measure_outside(days: int, repeat: int) -> tuple[list[str], outside.Result]:
                     f"{r.sync_ratio:.2f}x the async one",
                 ],
                 [
+                    f"`AsyncUsageClient.iter()`, {r.iter_buckets:,} minute buckets",
+                    f"{r.async_iter_s:.2f}",
+                    "",
+                    "",
+                ],
+                [
+                    "`UsageClient.iter()`, the same",
+                    f"{r.sync_iter_s:.2f}",
+                    "",
+                    f"{r.sync_iter_s / r.async_iter_s:.2f}x the async one",
+                ],
+                [
                     "`pandas.DataFrame(list(to_rows(buckets)))`",
                     f"{r.pandas_s:.2f}",
                     f"{r.rows:,}",

@@ -4,7 +4,9 @@ Against the emulator in its own process, its pages cached by a warm-up fetch, on
 of hourly completions grouped by model and project" (``bench_sync``'s range):
 
 - ``UsageClient.list()`` against ``AsyncUsageClient.list()`` (inside ``asyncio.run``),
-  run alternately, each with a fresh client: what the portal thread costs a script;
+  run alternately, each with a fresh client: what the portal thread costs a script; and
+  the same for ``iter()`` over 30 days of minute embeddings (43,200 buckets), where the
+  sync iterator hands a page over in one wait;
 - ``to_arrow(buckets)`` against ``pandas.DataFrame(list(to_rows(buckets)))`` on buckets
   fetched beforehand (CPU only), and ``to_arrow(buckets).to_pandas()`` for a pandas user;
 - the dlt source into a fresh DuckDB file (a fresh pipeline directory each run) against
@@ -48,6 +50,9 @@ class Result:
     rows: int
     async_list_s: float
     sync_list_s: float
+    iter_buckets: int
+    async_iter_s: float
+    sync_iter_s: float
     pandas_s: float  # pandas.DataFrame(list(to_rows(...)))
     arrow_s: float  # to_arrow(...)
     arrow_pandas_s: float  # to_arrow(...).to_pandas()
@@ -79,6 +84,38 @@ def sync_list(base_url: str, days: int) -> tuple[float, int]:
         started = time.perf_counter()
         buckets = getattr(client.usage, ENDPOINT).list(**arguments(days))
         return time.perf_counter() - started, len(buckets)
+
+
+#: ``iter()``'s range: minute embeddings, ungrouped, ending at the emulator's NOW.
+ITER_DAYS = 30
+
+
+def iter_arguments(days: int) -> dict[str, Any]:
+    return {"start_time": NOW - days * 86_400, "end_time": NOW, "bucket_width": "1m"}
+
+
+async def _async_iter(base_url: str, days: int) -> tuple[float, int]:
+    from openai_usage_async import AsyncUsageClient
+
+    async with AsyncUsageClient(KEY, base_url=base_url) as client:
+        started = time.perf_counter()
+        n = 0
+        async for _ in client.usage.embeddings.iter(**iter_arguments(days)):
+            n += 1
+        return time.perf_counter() - started, n
+
+
+def async_iter(base_url: str, days: int) -> tuple[float, int]:
+    """``AsyncUsageClient.iter()`` over minute buckets in ``asyncio.run``: (seconds, n)."""
+    return asyncio.run(_async_iter(base_url, days))
+
+
+def sync_iter(base_url: str, days: int) -> tuple[float, int]:
+    """``UsageClient.iter()`` over the same buckets: (seconds, buckets)."""
+    with blocking(base_url) as client:
+        started = time.perf_counter()
+        n = sum(1 for _ in client.usage.embeddings.iter(**iter_arguments(days)))
+        return time.perf_counter() - started, n
 
 
 def cpu(fn: Callable[[], Any], repeat: int) -> float:
@@ -128,9 +165,14 @@ def measure(base_url: str, days: int, repeat: int) -> Result:
     _, buckets = asyncio.run(fetch(base_url, days))  # warm up: the emulator caches pages
     rows = sum(len(b.results) for b in buckets)
     lists: dict[str, list[float]] = {"async": [], "sync": []}
+    iter_days = min(days, ITER_DAYS)
+    iter_buckets = async_iter(base_url, iter_days)[1]  # warm up the emulator's cache
+    iters: dict[str, list[float]] = {"async": [], "sync": []}
     for _ in range(repeat):
         lists["async"].append(async_list(base_url, days)[0])
         lists["sync"].append(sync_list(base_url, days)[0])
+        iters["async"].append(async_iter(base_url, iter_days)[0])
+        iters["sync"].append(sync_iter(base_url, iter_days)[0])
     import pandas
 
     conversions = max(3, repeat)
@@ -157,6 +199,9 @@ def measure(base_url: str, days: int, repeat: int) -> Result:
         rows=rows,
         async_list_s=statistics.median(lists["async"]),
         sync_list_s=statistics.median(lists["sync"]),
+        iter_buckets=iter_buckets,
+        async_iter_s=statistics.median(iters["async"]),
+        sync_iter_s=statistics.median(iters["sync"]),
         pandas_s=pandas_s,
         arrow_s=arrow_s,
         arrow_pandas_s=arrow_pandas_s,

@@ -25,6 +25,7 @@ iterator being collected) closes the async iterator, which cancels its requests.
 from __future__ import annotations
 
 import atexit
+import collections
 import concurrent.futures
 import contextlib
 import functools
@@ -96,24 +97,38 @@ class BlockingIterator(Iterator[T]):
         self._portal = portal
         self._iterator = iterator
         self._done = False
+        # Items that came with the last one waited for (the rest of its page): read
+        # without another wait on the portal, in order, before anything else.
+        self._ready: collections.deque[T] = collections.deque()
 
     def __iter__(self) -> Self:
         return self
 
     def __next__(self) -> T:
+        if self._ready:
+            return self._ready.popleft()
         if self._done:
             raise StopIteration
         try:
-            return self._portal.run(self._iterator.__anext__)
+            first, *rest = self._portal.run(self._take)
         except StopAsyncIteration:
             self._done = True
             raise StopIteration from None
         except BaseException:
             self.close()
             raise
+        self._ready.extend(rest)
+        return first
+
+    async def _take(self) -> list[T]:
+        """The next item, and those already fetched after it (a bucket iterator's page)."""
+        first = await self._iterator.__anext__()
+        take_ready: Callable[[], list[T]] | None = getattr(self._iterator, "_take_ready", None)
+        return [first, *take_ready()] if take_ready is not None else [first]
 
     def close(self) -> None:
         """Stop fetching; wait until the iterator's requests have ended."""
+        self._ready.clear()
         if self._done:
             return
         self._done = True

@@ -501,6 +501,17 @@ class BucketIterator(Generic[R]):
         self._index += 1
         return bucket
 
+    def _take_ready(self) -> list[UsageBucket[R]]:
+        """The buckets fetched but not read yet (the rest of the current page), consumed.
+
+        The synchronous client hands them over with the one it waited for, so a script
+        waits on the client's thread once a page, not once a bucket.
+        """
+        ready = self._buffer[self._index :]
+        self._buffer = []
+        self._index = 0
+        return ready
+
     async def aclose(self) -> None:
         """Stop fetching and wait until every request of this iterator has ended."""
         self._buffer = []

@@ -188,6 +188,7 @@ def test_outside_an_event_loop_at_tiny_sizes() -> None:
     lines, r = runner.measure_outside(2, 1)
     assert r.buckets == 48 and r.rows > r.buckets  # hourly, grouped: several rows a bucket
     assert r.sqlite_rows == r.dlt_rows == r.rows  # every path loads every row
+    assert r.iter_buckets == 2 * 1440 and r.sync_iter_s > 0 and r.async_iter_s > 0
     assert set(r.dlt_steps) == {"extract", "normalize", "load"}
     assert all(s > 0 for s in (r.async_list_s, r.sync_list_s, r.pandas_s, r.arrow_s, r.dlt_s))
     assert lines[0].startswith("### Outside an event loop: 2 days of hourly completions")

@@ -51,6 +51,31 @@ def test_every_method_returns_what_the_async_client_returns(
     assert client.statistics().requests_sent > 0
 
 
+def test_iter_waits_on_the_portal_once_a_page_not_once_a_bucket(
+    emu: Emulator, client: UsageClient
+) -> None:
+    # A year of minute buckets read bucket by bucket through the portal cost ~80 us a
+    # bucket (15x the async iterator); the rest of each page comes with its first bucket.
+    waits = 0
+    run = client._portal.run
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal waits
+        waits += 1
+        return run(*args, **kwargs)
+
+    client._portal.run = counted  # type: ignore[method-assign]
+    buckets = list(client.usage.costs.iter(**RANGE, limit=7))
+    assert len(buckets) == 60
+    assert waits == 9 + 1  # 9 pages, then the end; 60 waits before
+    want = asyncio.run(reference(emu, "costs", **RANGE, limit=7))
+    assert buckets == want
+    # Leaving early mid-page drops the rest of that page and stops the requests.
+    with client.usage.costs.iter(**RANGE, limit=7) as it:
+        assert [next(it) for _ in range(10)] == want[:10]
+    assert list(it) == []
+
+
 def test_bad_arguments_and_errors_are_the_same_classes(emu: Emulator, client: UsageClient) -> None:
     with pytest.raises(ValueError, match=r"^limit: 200 exceeds"):
         client.usage.costs.iter(**RANGE, limit=200)
