@@ -24,13 +24,13 @@ import pathlib
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from openai_usage_async import UsageClient, to_arrow, to_rows
 
 from ._emulator import NOW
+from .bench_decode import best_of
 from .bench_sync import ENDPOINT, KEY, WIDTH, arguments, fetch, ours
 
 
@@ -118,16 +118,6 @@ def sync_iter(base_url: str, days: int) -> tuple[float, int]:
         return time.perf_counter() - started, n
 
 
-def cpu(fn: Callable[[], Any], repeat: int) -> float:
-    """Median seconds of ``fn()``."""
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def dlt_run(base_url: str, where: pathlib.Path, days: int) -> tuple[float, int, dict[str, float]]:
     """The dlt source into a fresh DuckDB file: (seconds, rows loaded, seconds per step)."""
     import dlt
@@ -176,9 +166,9 @@ def measure(base_url: str, days: int, repeat: int) -> Result:
     import pandas
 
     conversions = max(3, repeat)
-    pandas_s = cpu(lambda: pandas.DataFrame(list(to_rows(buckets))), conversions)
-    arrow_s = cpu(lambda: to_arrow(buckets), conversions)
-    arrow_pandas_s = cpu(lambda: to_arrow(buckets).to_pandas(), conversions)
+    pandas_s = best_of(lambda: pandas.DataFrame(list(to_rows(buckets))), conversions)
+    arrow_s = best_of(lambda: to_arrow(buckets), conversions)
+    arrow_pandas_s = best_of(lambda: to_arrow(buckets).to_pandas(), conversions)
     syncs: list[float] = []
     dlts: list[float] = []
     steps: dict[str, list[float]] = {}

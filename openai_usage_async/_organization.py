@@ -6,7 +6,7 @@ import builtins
 import functools
 import urllib.parse
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import anyio
 import msgspec
@@ -81,76 +81,56 @@ def _extras(
     return extra_pairs(extra_query, _LIST_ARGUMENTS), check_extra_headers(extra_headers)
 
 
-class ProjectApiKeys:
+class _ProjectListing(Generic[T]):
+    """One list of a project: its API keys or its service accounts."""
+
+    #: The path segment after ``/organization/projects/<id>/``, and the decoder's kind.
+    _kind: ClassVar[str]
+
+    def __init__(self, client: AsyncUsageClient) -> None:
+        self._client = client
+
+    def iter(
+        self,
+        project_id: str,
+        *,
+        limit: int | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[T]:
+        """Every one of the project (``limit`` is the page size, 1..100), each with its
+        ``project_id`` set."""
+        quoted = urllib.parse.quote(check_project_id(project_id), safe="")
+        path = f"/organization/projects/{quoted}/{self._kind}"
+        extras = _extras(extra_query, extra_headers)
+        pages = _follow(self._client, path, _limit_pairs(limit), self._kind, extras)
+        return _with_project(pages, project_id)
+
+    async def list(
+        self,
+        project_id: str,
+        *,
+        limit: int | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> builtins.list[T]:
+        """:meth:`iter` collected."""
+        items = self.iter(
+            project_id, limit=limit, extra_query=extra_query, extra_headers=extra_headers
+        )
+        return [i async for i in items]
+
+
+class ProjectApiKeys(_ProjectListing[ProjectApiKey]):
     """``client.organization.projects.api_keys``: the API keys of one project."""
 
-    def __init__(self, client: AsyncUsageClient) -> None:
-        self._client = client
-
-    def iter(
-        self,
-        project_id: str,
-        *,
-        limit: int | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[ProjectApiKey]:
-        """Every API key of the project (``limit`` is the page size, 1..100)."""
-        quoted = urllib.parse.quote(check_project_id(project_id), safe="")
-        path = f"/organization/projects/{quoted}/api_keys"
-        extras = _extras(extra_query, extra_headers)
-        pages = _follow(self._client, path, _limit_pairs(limit), "api_keys", extras)
-        return _with_project(pages, project_id)
-
-    async def list(
-        self,
-        project_id: str,
-        *,
-        limit: int | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[ProjectApiKey]:
-        """:meth:`iter` collected."""
-        keys = self.iter(
-            project_id, limit=limit, extra_query=extra_query, extra_headers=extra_headers
-        )
-        return [k async for k in keys]
+    _kind = "api_keys"
 
 
-class ProjectServiceAccounts:
+class ProjectServiceAccounts(_ProjectListing[ProjectServiceAccount]):
     """``client.organization.projects.service_accounts``: the service accounts of a project."""
 
-    def __init__(self, client: AsyncUsageClient) -> None:
-        self._client = client
-
-    def iter(
-        self,
-        project_id: str,
-        *,
-        limit: int | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[ProjectServiceAccount]:
-        """Every service account of the project (``limit`` is the page size, 1..100)."""
-        quoted = urllib.parse.quote(check_project_id(project_id), safe="")
-        path = f"/organization/projects/{quoted}/service_accounts"
-        extras = _extras(extra_query, extra_headers)
-        pages = _follow(self._client, path, _limit_pairs(limit), "service_accounts", extras)
-        return _with_project(pages, project_id)
-
-    async def list(
-        self,
-        project_id: str,
-        *,
-        limit: int | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[ProjectServiceAccount]:
-        """:meth:`iter` collected."""
-        accounts = self.iter(
-            project_id, limit=limit, extra_query=extra_query, extra_headers=extra_headers
-        )
-        return [a async for a in accounts]
+    _kind = "service_accounts"
 
 
 async def _with_project(items: AsyncIterator[T], project_id: str) -> AsyncIterator[T]:
