@@ -17,7 +17,9 @@ else that does not continue from ``_next_start`` (a gap, an overlap) stops the p
 
 The chain ends when every bucket has arrived, whatever ``has_more`` says (the costs
 quirk: ``has_more: true`` with a cursor the service then refuses). For the open tail,
-"every bucket" means up to the end of the bucket holding the time of the last request.
+"every bucket" means up to the bucket holding the time of the last request, answered
+whole (it ends on the boundary after that time) or clipped at the service's clock (it
+ends between boundaries, near that time): the service answers it either way.
 While buckets are missing, ``has_more: true`` is followed, with guards: a cursor seen
 twice, ``has_more: true`` without a cursor, or pages that bring nothing are an
 ``APIResponseValidationError``, never a loop.
@@ -151,9 +153,18 @@ class Chain:
             return self._next_start >= self.window.end
         if self._asked_at is None:
             return False
-        # The open tail: up to the end of the bucket holding the time of the request.
-        width = self.query.width_s
-        return self._next_start >= -(-int(self._asked_at) // width) * width
+        # The open tail ends with the bucket that reaches the time of the request: whole
+        # (up to the boundary after it), or clipped at the service's clock. A tail bucket
+        # ends between boundaries only there, so such an end near the request's time is
+        # the last one, whatever has_more says (the costs quirk's cursor would be refused).
+        width, asked = self.query.width_s, int(self._asked_at)
+        if self._next_start >= -(-asked // width) * width:
+            return True
+        return (
+            self._next_start != self._first_start
+            and self._next_start % width != 0
+            and self._next_start >= asked - CLOCK_SKEW_S
+        )
 
     # -- what next --------------------------------------------------------------------------
 

@@ -108,6 +108,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--unknown-tag", action="store_true", help="add an unknown result tag")
     parser.add_argument("--costs-quirk", action="store_true", help="the costs has_more quirk")
+    parser.add_argument(
+        "--in-progress",
+        choices=("whole", "clipped"),
+        default="whole",
+        help="the bucket holding now: answered whole (default) or clipped at now",
+    )
     parser.add_argument("--max-concurrent", type=int, help="answer 429 beyond this many in flight")
     parser.add_argument(
         "--rate-limit-retry-after-ms",
@@ -162,6 +168,7 @@ def emulator_from_args(args: argparse.Namespace) -> Emulator:
         result_key=args.result_key,
         unknown_tag=args.unknown_tag,
         costs_quirk=args.costs_quirk,
+        in_progress=args.in_progress,
         max_concurrent=args.max_concurrent,
         rate_limit_retry_after_ms=args.rate_limit_retry_after_ms,
         cache_bytes=args.cache_mb << 20,

@@ -280,7 +280,12 @@ class Emulator:
     get the service's 403. ``now`` pins the clock (Unix seconds) for reproducible data;
     nothing happens after it. ``max_concurrent`` answers 429 beyond that many requests
     in flight. ``costs_quirk`` makes a costs page that completes its range say
-    ``has_more: true`` with a cursor that is then rejected. ``result_key="result"``
+    ``has_more: true`` with a cursor that is then rejected. ``in_progress`` is how the
+    bucket that holds ``now`` comes back, both ways the service answers it: ``"whole"``
+    (its full interval, holding what happened until ``now``; buckets after it are empty)
+    or ``"clipped"`` (cut at ``now``, ``end_time`` between boundaries, and nothing
+    answered after it), for ranges with no ``end_time`` and ranges that end after
+    ``now``. ``result_key="result"``
     spells the bucket list as the OpenAPI document does. ``unknown_tag`` adds a result
     with a tag no client knows to every bucket. ``revision`` (see :meth:`revise`) grows
     the buckets of the last ``revision_window_s`` seconds. ``directory_size=(projects,
@@ -303,6 +308,7 @@ class Emulator:
         result_key: Literal["results", "result"] = "results",
         unknown_tag: bool = False,
         costs_quirk: bool = False,
+        in_progress: Literal["whole", "clipped"] = "whole",
         max_concurrent: int | None = None,
         rate_limit_retry_after_ms: int = 20,
         revision_window_s: int = 3 * 3600,
@@ -321,6 +327,9 @@ class Emulator:
         self.result_key = result_key
         self.unknown_tag = unknown_tag
         self.costs_quirk = costs_quirk
+        if in_progress not in ("whole", "clipped"):
+            raise ValueError(f"in_progress: {in_progress!r} is not 'whole' or 'clipped'")
+        self.in_progress = in_progress
         self.max_concurrent = max_concurrent
         self.rate_limit_retry_after_ms = rate_limit_retry_after_ms
         self.org = Organization(
@@ -665,7 +674,11 @@ class Emulator:
         width_s = WIDTH_SECONDS[query.width]
         now = int(self.clock())
         end = query.end
-        if end is None:  # up to the bucket holding "now", at least one bucket
+        if self.in_progress == "clipped":
+            # The service's other answer: the bucket in progress is cut at its clock (an
+            # end_time between boundaries) and nothing after it is answered.
+            end = now if end is None else min(end, now)
+        elif end is None:  # up to the bucket holding "now", at least one bucket
             end = max(-(-now // width_s) * width_s, (query.start // width_s + 1) * width_s)
         fingerprint = query.fingerprint(spec)
         start = query.start
@@ -676,13 +689,13 @@ class Emulator:
                 raise QueryError("page", "The page token is invalid")
         bounds = bucket_bounds(start, end, width_s, query.limit)
         # The cursor follows the clipped range even when the edge buckets are sent whole.
-        next_start = bounds[-1][1]
+        next_start = bounds[-1][1] if bounds else start
         if not clip:
             bounds = bucket_bounds(start, end, width_s, query.limit, clip=False)
         # Settled pages never change; recent ones change with the clock (and with revisions,
         # which clear the cache), so they are cached for this second only. With a pinned
         # clock, every page is cacheable.
-        settled = bounds[-1][1] <= now - self.org.revision_window_s
+        settled = bool(bounds) and bounds[-1][1] <= now - self.org.revision_window_s
         key = (
             spec.name,
             fingerprint,
@@ -691,6 +704,7 @@ class Emulator:
             self.result_key,
             self.unknown_tag,
             self.costs_quirk,
+            self.in_progress,
             clip,
             None if settled else now,
         )

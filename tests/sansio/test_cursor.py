@@ -200,6 +200,30 @@ def test_the_open_tail_ends_at_the_current_bucket_whatever_has_more_says() -> No
     assert tail.done
 
 
+@pytest.mark.parametrize("service_clock", [0, -120, 45])
+def test_the_open_tail_ends_at_a_bucket_clipped_at_the_services_clock(service_clock: int) -> None:
+    # The service may cut the bucket in progress at its own "now" (a little off ours) and
+    # still say has_more with a cursor it then refuses (the costs quirk): the clipped
+    # bucket is the last one.
+    open_query = validate(ENDPOINTS["costs"], start_time=0)
+    tail = Chain(open_query, start=10 * DAY)
+    asked = 10 * DAY + 3600
+    tail.next_request(asked)
+    clipped = UsageBucket(start_time=10 * DAY, end_time=asked + service_clock, results=[])
+    new = tail.feed(UsagePage(data=[clipped], has_more=True, next_page="page_refused"))
+    assert new == [clipped]
+    assert tail.done
+
+
+def test_a_clipped_bucket_long_before_the_request_does_not_end_the_tail() -> None:
+    open_query = validate(ENDPOINTS["costs"], start_time=0)
+    tail = Chain(open_query, start=10 * DAY)
+    tail.next_request(12 * DAY + 3600)
+    odd = UsageBucket(start_time=10 * DAY, end_time=10 * DAY + 600, results=[])
+    tail.feed(UsagePage(data=[odd], has_more=True, next_page="page_more"))
+    assert not tail.done
+
+
 def test_an_open_chain_runs_until_has_more_is_false() -> None:
     open_query = validate(ENDPOINTS["costs"], start_time=0, limit=2)
     chain = Chain(open_query)
