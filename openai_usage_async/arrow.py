@@ -41,6 +41,11 @@ __all__ = ["to_arrow"]
 
 _MISSING = "to_arrow needs pyarrow: pip install 'openai_usage_async[arrow]'"
 
+#: What converting Python values to Arrow may raise besides ``pyarrow.ArrowException``:
+#: OverflowError past int64, TypeError and ValueError (which pyarrow's ArrowTypeError and
+#: ArrowInvalid also are).
+_CONVERSION_ERRORS: tuple[type[Exception], ...] = (ArithmeticError, TypeError, ValueError)
+
 #: How each column of a result type is filled from a result's field tuple (``astuple``):
 #: (column, kind, field index, how), how being None (the field's value), ``("attr", sub)``
 #: (a nested Struct's field: a cost's ``amount`` -> ``value``) or ``("lookup", method)``
@@ -118,6 +123,16 @@ def to_arrow(
     pyarrow from their values (a field named ``start_time``, ``end_time`` or ``object``
     is ``result_start_time``... as in ``to_rows``). Buckets without results give no
     rows; no rows at all give the ``start_time``, ``end_time`` and ``object`` columns.
+
+    A value is never lost or changed on the way. A column whose values its type cannot
+    hold as they are takes the type pyarrow infers from them when that holds them all
+    (an unknown tag's ``1.5`` in an ``int64`` column makes it ``float64``), and is
+    otherwise JSON text: a ``string`` column of each value's JSON, NULL staying NULL.
+    That is the case for ``1`` beside ``"many"``, a list beside a string, an integer
+    past ``int64`` and ``true`` beside a number; an unknown tag's ``"7"`` in a counter
+    column gives the texts ``3`` and ``"7"`` (quotes included), which
+    ``msgspec.json.decode`` reads back. Only such a column changes; the others keep
+    their types.
 
     Raises ``ImportError`` when pyarrow (the ``arrow`` extra) is not installed.
     """
@@ -235,11 +250,17 @@ def _single_type(
     arrays = []
     try:
         split = pa.array(tuples, type=struct).flatten()
-        for _, kind, at, how in layout:
-            if how is None and kind == "int":
-                split[at] = split[at].cast(types["int"], safe=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+    except (pa.ArrowException, *_CONVERSION_ERRORS):
         return None
+    for _, kind, at, how in layout:
+        if how is None and kind == "int":
+            try:
+                split[at] = split[at].cast(types["int"], safe=True)
+            except (pa.ArrowException, *_CONVERSION_ERRORS):
+                # 1.5 (a Struct built by hand) or 2**64 (msgspec decodes any JSON
+                # integer): this column alone takes the general path's type.
+                values = [t[at] for t in tuples]
+                split[at] = _array(pa, values, types["int"] if _fits(values, "int") else None)
     for _, _, at, how in layout:
         if how is None:
             arrays.append(split[at])
@@ -263,12 +284,56 @@ def _fits(values: list[Any], kind: str) -> bool:
     return all(v is None or type(v) in allowed for v in values)
 
 
+#: A column's values as JSON text; a value JSON has no form for (only in a Struct built
+#: by hand) as its repr.
+_JSON = msgspec.json.Encoder(enc_hook=repr)
+
+
 def _array(pa: Any, values: list[Any], arrow_type: Any) -> Any:
-    """``values`` as an array of ``arrow_type``; of the type pyarrow infers when there is
-    none or the values do not fit it."""
+    """``values`` as an array of ``arrow_type`` (values ``_fits``); of the type pyarrow
+    infers when there is none, the values do not fit it (an int past int64) and the
+    inferred type holds them as they are; else as JSON text, which holds any value."""
     if arrow_type is not None:
         try:
             return pa.array(values, type=arrow_type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        except (pa.ArrowException, *_CONVERSION_ERRORS):
             pass
-    return pa.array(values)
+    try:
+        inferred = pa.array(values)
+    except (pa.ArrowException, *_CONVERSION_ERRORS):
+        pass  # 1 beside "many", a list beside a string, an int past int64
+    else:
+        if _holds(pa, inferred.type, values):
+            return inferred
+    encode = _JSON.encode
+    return pa.array([None if v is None else encode(v) for v in values], type=pa.string())
+
+
+def _holds(pa: Any, arrow_type: Any, values: list[Any]) -> bool:
+    """Whether ``arrow_type``, inferred by pyarrow from ``values``, holds them as they are.
+
+    pyarrow refuses what its type cannot hold exactly (1.5 beside "x", 2**53 + 1 beside
+    1.5), with one exception: beside a float it reads a bool as 1.0 or 0.0, at any depth.
+    So only a float inside the type needs the values looked at.
+    """
+    if pa.types.is_floating(arrow_type):
+        return not any(type(v) is bool for v in values)
+    if not _has_float(pa, arrow_type):
+        return True
+    present = [v for v in values if v is not None]
+    if pa.types.is_struct(arrow_type):
+        return all(
+            _holds(pa, field.type, [v.get(field.name) for v in present]) for field in arrow_type
+        )
+    # A list (the only other nested type pyarrow infers from JSON values).
+    return _holds(pa, arrow_type.value_type, [x for v in present for x in v])
+
+
+def _has_float(pa: Any, arrow_type: Any) -> bool:
+    if pa.types.is_floating(arrow_type):
+        return True
+    if pa.types.is_struct(arrow_type):
+        return any(_has_float(pa, field.type) for field in arrow_type)
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return _has_float(pa, arrow_type.value_type)
+    return False

@@ -540,14 +540,6 @@ class Directory(msgspec.Struct, _Model, frozen=True, kw_only=True, dict=True):
     api_keys: list[ProjectApiKey]
     service_accounts: list[ProjectServiceAccount] = msgspec.field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        lookups = (
-            {p.id: p.name for p in self.projects},
-            {u.id: u.email for u in self.users},
-            {k.id: k.name for k in self.api_keys},
-        )
-        self.__dict__["_lookups"] = lookups  # a cache, not a field (dict=True)
-
     def project_name(self, project_id: str | None) -> str | None:
         """The project's name, or None for an ID the directory does not know."""
         return self._names(0, project_id)
@@ -561,10 +553,19 @@ class Directory(msgspec.Struct, _Model, frozen=True, kw_only=True, dict=True):
         return self._names(2, api_key_id)
 
     def _names(self, which: int, key: str | None) -> str | None:
-        if key is None:
+        if not isinstance(key, str):  # None, or an unknown tag's field of another type
             return None
-        table: dict[str, str | None] = self._lookups[which]  # type: ignore[attr-defined]
-        return table.get(key)
+        # The tables are a cache in __dict__ (dict=True), not a field, built at the first
+        # lookup: copy.copy, deepcopy, pickle and structs.replace copy the fields only
+        # (copy.copy runs no __post_init__ either), so a copy builds its own from them.
+        lookups: tuple[dict[str, str | None], ...] | None = self.__dict__.get("_lookups")
+        if lookups is None:
+            lookups = self.__dict__["_lookups"] = (
+                {p.id: p.name for p in self.projects},
+                {u.id: u.email for u in self.users},
+                {k.id: k.name for k in self.api_keys},
+            )
+        return lookups[which].get(key)
 
 
 def row_columns(result_type: type, names: bool = False) -> list[tuple[str, str]]:

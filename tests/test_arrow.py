@@ -13,6 +13,8 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openai_usage_async._sansio.decode import decode_page
 from openai_usage_async._sansio.endpoints import ENDPOINTS
@@ -266,6 +268,185 @@ def test_an_unknown_tag_gets_names_too() -> None:
     table = to_arrow([bucket], directory=directory)
     assert table.column_names[-2:] == ["project_id", "project_name"]
     assert table.column("project_name").to_pylist() == ["Checkout"]
+
+
+# -- unknown tags whose values no one Arrow type holds: JSON text, never a crash ---------------
+
+NEW = "organization.usage.hologram_renders.result"
+COMPLETIONS = "organization.usage.completions.result"
+
+
+def one_page(*results: dict[str, Any], endpoint: str = "completions") -> list[UsageBucket[Any]]:
+    """One bucket of ``results`` decoded from JSON, as the client decodes a page."""
+    bucket = {"object": "bucket", "start_time": 0, "end_time": 60, "results": list(results)}
+    body = msgspec.json.encode({"object": "page", "data": [bucket], "has_more": False})
+    data: list[UsageBucket[Any]] = decode_page(body, endpoint).data
+    return data
+
+
+def json_values(table: pa.Table, column: str) -> list[Any]:
+    """A JSON text column's values, decoded (a null stays None)."""
+    assert table.schema.field(column).type == pa.string()
+    return [None if v is None else msgspec.json.decode(v) for v in table[column].to_pylist()]
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal as values, strictly: a bool is no number, and Arrow may widen an int to the
+    float of the same value and fill a struct's missing keys with None."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return all(same(a.get(k), b.get(k)) for k in a.keys() | b.keys())
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def assert_every_value_kept(
+    table: pa.Table, buckets: list[UsageBucket[Any]], directory: Directory | None = None
+) -> None:
+    """Each value of ``to_rows`` is in the table, as it is or, in a string column whose
+    values are not all strings, as JSON text."""
+    flat = list(to_rows(buckets, directory=directory))
+    assert set(table.column_names) == {k for row in flat for k in row}
+    for column in table.column_names[3:]:
+        values = [row.get(column) for row in flat]
+        got = table[column].to_pylist()
+        if table.schema.field(column).type == pa.string() and any(
+            v is not None and not isinstance(v, str) for v in values
+        ):
+            got = [None if v is None else msgspec.json.decode(v) for v in got]
+        assert all(same(g, v) for g, v in zip(got, values, strict=True)), (column, got, values)
+
+
+def test_an_unknown_field_of_several_types_becomes_json_text() -> None:
+    buckets = one_page(
+        {"object": NEW, "n": 1, "renders": 2}, {"object": NEW, "n": "many", "renders": 3}
+    )
+    table = to_arrow(buckets)
+    assert json_values(table, "n") == [1, "many"]
+    assert table.schema.field("renders").type == pa.int64()  # only the failing column
+    assert_every_value_kept(table, buckets)
+
+
+def test_a_list_beside_a_scalar_becomes_json_text() -> None:
+    buckets = one_page(
+        {"object": NEW, "tags": ["a"]}, {"object": NEW, "tags": "a"}, {"object": NEW}
+    )
+    table = to_arrow(buckets)
+    assert json_values(table, "tags") == [["a"], "a", None]
+    assert_every_value_kept(table, buckets)
+
+
+def test_nested_values_of_several_types_become_json_text() -> None:
+    buckets = one_page(
+        {"object": NEW, "details": {"depth": 1, "tags": ["a"]}},
+        {"object": NEW, "details": {"depth": "deep"}},
+    )
+    table = to_arrow(buckets)
+    assert json_values(table, "details") == [{"depth": 1, "tags": ["a"]}, {"depth": "deep"}]
+    assert_every_value_kept(table, buckets)
+
+
+def test_a_known_int_column_with_a_string_of_an_unknown_tag_becomes_json_text() -> None:
+    # int64 cannot hold "7" and a plain string column would make 3 and "3" alike: the one
+    # column both fall in becomes JSON text; every other known column keeps its type.
+    completion = {
+        "object": COMPLETIONS,
+        "input_tokens": 3,
+        "output_tokens": 2,
+        "num_model_requests": 1,
+        "model": "gpt-4o",
+    }
+    buckets = one_page(completion, {"object": NEW, "input_tokens": "7", "renders": 1})
+    table = to_arrow(buckets)
+    assert json_values(table, "input_tokens") == [3, "7"]
+    for column, arrow_type in expected_types(KNOWN_RESULT_TYPES[COMPLETIONS]):
+        if column != "input_tokens":
+            assert table.schema.field(column).type == arrow_type, column
+    assert table["output_tokens"].to_pylist() == [2, None]
+    assert table["model"].to_pylist() == ["gpt-4o", None]
+    assert table.schema.field("renders").type == pa.int64()
+    assert_every_value_kept(table, buckets)
+
+
+@pytest.mark.parametrize("big", [2**63, 2**64, -(2**63) - 1, 10**30])
+def test_an_integer_past_int64_becomes_json_text(big: int) -> None:
+    buckets = one_page({"object": NEW, "n": big}, {"object": NEW, "n": 1})
+    table = to_arrow(buckets)
+    assert json_values(table, "n") == [big, 1]
+    assert_every_value_kept(table, buckets)
+
+
+def test_a_known_counter_past_int64_becomes_json_text() -> None:
+    # msgspec decodes any JSON integer into an int field: the one-type path cannot take
+    # it, and the general path must not crash either.
+    counts = {"object": COMPLETIONS, "output_tokens": 2, "num_model_requests": 1}
+    buckets = one_page({**counts, "input_tokens": 2**64}, {**counts, "input_tokens": 5})
+    table = to_arrow(buckets)
+    assert json_values(table, "input_tokens") == [2**64, 5]
+    assert table.schema.field("output_tokens").type == pa.int64()
+    assert_every_value_kept(table, buckets)
+
+
+def test_a_bool_is_not_read_as_a_number() -> None:
+    # pyarrow infers float64 for [1.5, True] and reads True as 1.0.
+    buckets = one_page(
+        {"object": NEW, "x": 1.5, "y": [1.5, True], "z": {"a": 2.5}},
+        {"object": NEW, "x": True, "y": [2, False], "z": {"a": False}},
+    )
+    table = to_arrow(buckets)
+    assert json_values(table, "x") == [1.5, True]
+    assert json_values(table, "y") == [[1.5, True], [2, False]]
+    assert json_values(table, "z") == [{"a": 2.5}, {"a": False}]
+    assert_every_value_kept(table, buckets)
+
+
+def test_an_id_of_another_type_names_nothing() -> None:
+    directory = Directory(projects=[Project(id="proj_a", name="Checkout")], users=[], api_keys=[])
+    buckets = one_page(
+        {"object": NEW, "project_id": "proj_a"},
+        {"object": NEW, "project_id": ["proj_a"]},
+        {"object": NEW, "project_id": 5},
+    )
+    table = to_arrow(buckets, directory=directory)
+    assert json_values(table, "project_id") == ["proj_a", ["proj_a"], 5]
+    assert table["project_name"].to_pylist() == ["Checkout", None, None]
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("ab"), inner),
+    max_leaves=6,
+)
+_names = st.sampled_from(["n", "input_tokens", "model", "project_id", "project_name"])
+_unknown = st.dictionaries(_names, _json | st.just("proj_a")).map(lambda f: {**f, "object": NEW})
+_known = st.fixed_dictionaries(
+    {"object": st.just(COMPLETIONS), "num_model_requests": st.integers(0, 2**64)},
+    optional={
+        "input_tokens": st.integers(0, 2**64),
+        "model": st.text(max_size=3),
+        "project_id": st.sampled_from(["proj_a", "proj_b"]),
+    },
+).map(lambda r: {"output_tokens": 0, "input_tokens": 0, **r})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_known | _unknown, min_size=1, max_size=5), st.booleans())
+def test_any_json_values_of_an_unknown_tag_are_kept(
+    results: list[dict[str, Any]], named: bool
+) -> None:
+    buckets = one_page(*results)
+    directory = None
+    if named:
+        directory = Directory(projects=[Project(id="proj_a", name="A")], users=[], api_keys=[])
+    assert_every_value_kept(to_arrow(buckets, directory=directory), buckets, directory)
 
 
 def test_a_cost_without_amount_gives_nulls() -> None:
