@@ -15,38 +15,57 @@ derives, attribute by attribute, what a script calls:
   way, lazily; calling a wrapped endpoint (``client.usage.costs(...)``) calls the async
   one's ``__call__`` (its ``get``) in the portal.
 
+Type checkers see ``usage`` as ``BlockingUsage``, generated with the async surface's
+Protocols (``_typed_usage.py``, by ``python -m openai_usage_async._typegen``).
+
 It works from any thread, including one whose own event loop runs (a Jupyter cell): the
 calling thread only waits on a future. Ctrl-C while waiting cancels the call in the portal
 and re-raises ``KeyboardInterrupt``. Leaving a ``for`` loop early (break, exception, the
 iterator being collected) closes the async iterator, which cancels its requests.
-``close()`` (or ``with``) closes the client and stops the thread.
+``close()`` (or ``with``) closes the client and stops the thread; so does the garbage
+collector, from another thread when it collects the client on its own portal thread.
+
+It does not work in a forked child (multiprocessing's fork, gunicorn's preload, Celery's
+prefork): a fork copies the client but not its thread, so every call there raises
+``RuntimeError`` at once, where waiting would hang forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import collections
 import concurrent.futures
 import contextlib
 import functools
 import inspect
+import os
 import sys
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import aiohttp
 import anyio.from_thread
 
 from ._client import AsyncUsageClient, ClientStatistics
 
+if TYPE_CHECKING:
+    from ._typed_usage import BlockingUsage
+
 __all__ = ["UsageClient"]
 
 T = TypeVar("T")
 
 _CLOSED = "the client is closed; make a new UsageClient (or use `with`)"
+_FORKED = (
+    "this UsageClient was created in process {parent}, and process {child} is a fork of it: "
+    "its event loop thread does not exist here; create the UsageClient after the fork, in "
+    "the process that uses it (a worker initializer, gunicorn's post_fork, Celery's "
+    "worker_process_init)"
+)
 
 
 class _Portal:
@@ -59,6 +78,25 @@ class _Portal:
         self.portal = self._cm.__enter__()
         self.closed = False
         self._lock = threading.Lock()
+        # A fork copies this object but not the thread: the pid tells the copy it is one.
+        self.pid = os.getpid()
+        self.thread_id, self.loop = self.portal.call(_thread_and_loop)
+
+    @property
+    def forked(self) -> bool:
+        """Whether this is a forked child's copy, whose thread does not exist."""
+        return os.getpid() != self.pid
+
+    def on_portal_thread(self) -> bool:
+        return threading.get_ident() == self.thread_id
+
+    def check(self) -> None:
+        """Raise ``RuntimeError`` if calls cannot go through: the client is closed, or this
+        process is a fork of the one whose thread runs the portal."""
+        if self.forked:
+            raise RuntimeError(_FORKED.format(parent=self.pid, child=os.getpid()))
+        if self.closed:
+            raise RuntimeError(_CLOSED)
 
     def run(
         self,
@@ -67,8 +105,7 @@ class _Portal:
         timeout_s: float | None = None,
         **kwargs: Any,
     ) -> T:
-        if self.closed:
-            raise RuntimeError(_CLOSED)
+        self.check()
         future = self.portal.start_task_soon(functools.partial(fn, *args, **kwargs))
         try:
             return future.result(timeout_s)
@@ -79,11 +116,20 @@ class _Portal:
             raise
 
     def stop(self) -> None:
+        if self.forked:
+            # Nothing of the thread is here to stop or wait for (and the lock may have been
+            # held by another thread at the fork).
+            self.closed = True
+            return
         with self._lock:
             if self.closed:
                 return
             self.closed = True
         self._cm.__exit__(None, None, None)
+
+
+async def _thread_and_loop() -> tuple[int, asyncio.AbstractEventLoop]:
+    return threading.get_ident(), asyncio.get_running_loop()
 
 
 class BlockingIterator(Iterator[T]):
@@ -160,6 +206,7 @@ def _blocking_method(portal: _Portal, method: Callable[..., Any]) -> Callable[..
 
     @functools.wraps(method)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        portal.check()  # in a forked child, fail here rather than at the first item
         result = method(*args, **kwargs)  # checks its arguments here, before any request
         if hasattr(result, "__anext__"):
             return BlockingIterator(portal, result)
@@ -225,6 +272,10 @@ class UsageClient:
     leaving the loop early stops their requests. It works where an event loop already
     runs in the calling thread (Jupyter) and from several threads at once. ``close()``
     (or ``with``) releases everything; using a closed client raises ``RuntimeError``.
+
+    ``session=`` is refused with ``TypeError``: an ``aiohttp.ClientSession`` belongs to the
+    event loop it was made in, and this client runs its own. Create the client after a
+    fork, in the process that uses it: one made before raises ``RuntimeError`` in the child.
     """
 
     def __init__(
@@ -237,9 +288,18 @@ class UsageClient:
         max_concurrency: int = 8,
         max_retries: int = 2,
         timeout: float | aiohttp.ClientTimeout = 60.0,
-        session: aiohttp.ClientSession | None = None,
+        session: None = None,
         admin_api_key: str | None = None,
     ) -> None:
+        if session is not None:
+            # Once accepted, it failed at the first request with asyncio's "attached to a
+            # different loop": the portal's loop is not the one the session was made in.
+            raise TypeError(
+                "session: UsageClient runs its own event loop in a thread of its own, and an "
+                "aiohttp.ClientSession belongs to the loop it was made in; leave session out "
+                "(the client opens and closes its own), or use AsyncUsageClient(session=...) "
+                "in your event loop"
+            )
         # Built here, so a bad argument raises before any thread starts.
         self._async = AsyncUsageClient(
             api_key,
@@ -249,12 +309,12 @@ class UsageClient:
             max_concurrency=max_concurrency,
             max_retries=max_retries,
             timeout=timeout,
-            session=session,
             admin_api_key=admin_api_key,
         )
         self._portal = _Portal()
         _OPEN.add(self)
-        self.usage: Any = _Blocking(self._portal, self._async.usage)
+        # Typed by the generated Protocol: _Blocking derives the methods it declares.
+        self.usage = cast("BlockingUsage", _Blocking(self._portal, self._async.usage))
         self.organization: Any = _Blocking(self._portal, self._async.organization)
 
     def __repr__(self) -> str:
@@ -270,14 +330,18 @@ class UsageClient:
         return self._async.statistics()
 
     def close(self) -> None:
-        """Close the client (its iterators and connections) and stop its thread."""
+        """Close the client (its iterators and connections) and stop its thread.
+
+        In a forked child it only marks this copy closed: the thread and the connections
+        are the parent's.
+        """
         if self._portal.closed:
             return
         _OPEN.discard(self)
-        try:
-            self._portal.run(self._async.aclose, timeout_s=10)
-        finally:
+        if self._portal.forked:
             self._portal.stop()
+            return
+        _shut_down(self._portal, self._async)
 
     def __enter__(self) -> Self:
         return self
@@ -292,9 +356,33 @@ class UsageClient:
 
     def __del__(self) -> None:
         portal = getattr(self, "_portal", None)
-        if portal is not None and not portal.closed and not sys.is_finalizing():
-            with contextlib.suppress(Exception):
-                self.close()
+        if portal is None or portal.closed or sys.is_finalizing():
+            return
+        if portal.on_portal_thread() and not portal.forked:
+            # The garbage collector runs finalizers on whichever thread it happens to run,
+            # this client's own among them, and a thread cannot wait for itself to stop. So
+            # the loop, once this finalizer has returned, hands the closing to a new thread
+            # (not started from here: a finalizer may interrupt code holding threading's locks).
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the portal is ending
+                portal.loop.call_soon(_shut_down_elsewhere, portal, self._async)
+            return
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def _shut_down(portal: _Portal, client: AsyncUsageClient) -> None:
+    try:
+        portal.run(client.aclose, timeout_s=10)
+    finally:
+        portal.stop()
+
+
+def _shut_down_elsewhere(portal: _Portal, client: AsyncUsageClient) -> None:
+    def shut_down_quietly() -> None:
+        with contextlib.suppress(Exception):  # as a finalizer would: nobody to tell
+            _shut_down(portal, client)
+
+    threading.Thread(target=shut_down_quietly, name="openai_usage_async close", daemon=True).start()
 
 
 #: Clients not closed yet: closed at exit, while their portal threads still run (after

@@ -1,10 +1,20 @@
-"""``client.usage``: one :class:`Endpoint` per API endpoint, and ``gather`` across them."""
+"""``client.usage``: one :class:`Endpoint` per API endpoint, and ``gather`` across them.
+
+At run time every endpoint is an :class:`Endpoint`, told what it accepts by its row of
+the endpoint table (``_sansio/endpoints.py``). Type checkers see each one through a
+Protocol of its own in ``_typed_usage.py``, with its filters as keyword arguments, its
+``group_by`` values and its result type. That module is generated from the endpoint table
+and from the signatures of :class:`Endpoint` and :meth:`Usage.gather` below, which are
+its template (``R`` and ``G`` become each endpoint's result and ``group_by`` types), by
+``python -m openai_usage_async._typegen``; a test fails when it is stale. (One class
+cannot type its ``**filters`` per endpoint: mypy cannot ``Unpack`` a type variable.)
+"""
 
 from __future__ import annotations
 
 import builtins
 import functools
-import typing
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, Unpack
 
@@ -20,60 +30,16 @@ from ._fanout import (
 )
 from ._sansio.cursor import plan_chains
 from ._sansio.decode import DECODERS
-from ._sansio.endpoints import (
-    ENDPOINTS,
-    BucketWidth,
-    CompletionsFilters,
-    CompletionsGroupBy,
-    CostsFilters,
-    CostsGroupBy,
-    EndpointSpec,
-    FileSearchFilters,
-    FileSearchGroupBy,
-    ImagesFilters,
-    ImagesGroupBy,
-    ModelFilters,
-    ModelGroupBy,
-    ProjectFilters,
-    ProjectGroupBy,
-    WebSearchFilters,
-    WebSearchGroupBy,
-)
+from ._sansio.endpoints import ENDPOINTS, BucketWidth, EndpointSpec
 from ._sansio.query import ExtraQuery, Query, TimeArg, check_extra_headers, validate
 from ._sansio.responses import decipher
-from .models import (
-    AudioSpeechesResult,
-    AudioTranscriptionsResult,
-    CodeInterpreterSessionsResult,
-    CompletionsResult,
-    CostsResult,
-    DecisionsResult,
-    EmbeddingsResult,
-    FileSearchesResult,
-    ImagesResult,
-    ModerationsResult,
-    UnknownResult,
-    UsageBucket,
-    UsagePage,
-    VectorStoresResult,
-    WebSearchesResult,
-)
+from ._typed_usage import GatherArguments, UsageEndpoints
+from .models import UnknownResult, UsageBucket, UsagePage
 
 if TYPE_CHECKING:
     from ._client import AsyncUsageClient
 
-__all__ = [
-    "CompletionsEndpoint",
-    "CostsEndpoint",
-    "Endpoint",
-    "FileSearchEndpoint",
-    "GatherArguments",
-    "ImagesEndpoint",
-    "ModelEndpoint",
-    "ProjectEndpoint",
-    "Usage",
-    "WebSearchEndpoint",
-]
+__all__ = ["Endpoint", "GatherArguments", "Usage"]
 
 R = TypeVar("R")
 G = TypeVar("G", bound=str)
@@ -88,9 +54,9 @@ class Endpoint(Generic[R, G]):
     a number that looks like milliseconds (13 digits) is refused, not read as seconds.
     Filters are keyword arguments named as in the API (``project_ids=[...]``,
     ``models=...``, ``batch=True``), typed per endpoint, so a misspelt one is a type
-    error; each ``client.usage`` attribute is the subclass that declares its endpoint's
-    filters. Every argument is checked before any request: a bad one raises
-    ``ValueError`` naming it.
+    error: type checkers see each ``client.usage`` attribute as a Protocol that declares
+    its endpoint's filters. Every argument is checked before any request: a bad one
+    raises ``ValueError`` naming it.
 
     Every method also takes ``extra_query`` and ``extra_headers``, sent as given on every
     request of the call (every window and page), as the official SDK allows, for what the
@@ -129,6 +95,7 @@ class Endpoint(Generic[R, G]):
         group_by: G | Sequence[G] | None = None,
         extra_query: ExtraQuery | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        **filters: object,
     ) -> UsagePage[R | UnknownResult]:
         """One request, one page, exactly as the API returns it.
 
@@ -150,6 +117,7 @@ class Endpoint(Generic[R, G]):
         ordered: bool = True,
         extra_query: ExtraQuery | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        **filters: object,
     ) -> PageIterator[R | UnknownResult]:
         """The pages behind :meth:`iter`: in time order when ``ordered`` (the default).
 
@@ -169,6 +137,7 @@ class Endpoint(Generic[R, G]):
         ordered: bool = True,
         extra_query: ExtraQuery | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        **filters: object,
     ) -> BucketIterator[R | UnknownResult]:
         """Every bucket of the range exactly once, following ``next_page`` for you.
 
@@ -197,13 +166,14 @@ class Endpoint(Generic[R, G]):
         ordered: bool = True,
         extra_query: ExtraQuery | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        **filters: object,
     ) -> builtins.list[UsageBucket[R | UnknownResult]]:
         """:meth:`iter` collected into a list."""
         return await self._list(locals())
 
-    # The implementations, shared with the typed subclasses: each public method hands on its
-    # arguments as they are (`locals()`, `filters` among them in the subclasses), so every
-    # signature needs exactly one line of body and no argument can be passed in the wrong place.
+    # Each public method hands on its arguments as they are (`locals()`, `filters` among
+    # them), so every signature needs exactly one line of body and no argument can be
+    # passed in the wrong place.
 
     def _prepare(self, arguments: Mapping[str, Any]) -> tuple[Query, tuple[tuple[str, str], ...]]:
         query = validate(
@@ -256,537 +226,23 @@ class Endpoint(Generic[R, G]):
             return [bucket async for bucket in iterator]
 
 
-# One subclass per set of filters: the same methods, with `**filters` typed by the
-# endpoint's TypedDict (see _sansio/endpoints.py), so type checkers and editors know each
-# endpoint's filter names. Their docstrings are Endpoint's (inherited).
-
-
-class CompletionsEndpoint(Endpoint[R, G]):
-    """The methods of ``completions`` and ``decisions``, with their filters: project_ids, user_ids,
-    api_key_ids, models, batch."""
-
-    async def get(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        page: str | None = None,
-        group_by: G | Sequence[G] | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[CompletionsFilters],
-    ) -> UsagePage[R | UnknownResult]:
-        return await self._get(locals())
-
-    __call__ = get
-
-    def pages(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[CompletionsFilters],
-    ) -> PageIterator[R | UnknownResult]:
-        return self._pages(locals())
-
-    def iter(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[CompletionsFilters],
-    ) -> BucketIterator[R | UnknownResult]:
-        return BucketIterator(self._pages(locals()))
-
-    async def list(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[CompletionsFilters],
-    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
-        return await self._list(locals())
-
-
-class ModelEndpoint(Endpoint[R, G]):
-    """The methods of ``embeddings``, ``moderations``, ``audio_speeches`` and
-    ``audio_transcriptions``, with their filters: project_ids, user_ids, api_key_ids, models."""
-
-    async def get(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        page: str | None = None,
-        group_by: G | Sequence[G] | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[ModelFilters],
-    ) -> UsagePage[R | UnknownResult]:
-        return await self._get(locals())
-
-    __call__ = get
-
-    def pages(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[ModelFilters],
-    ) -> PageIterator[R | UnknownResult]:
-        return self._pages(locals())
-
-    def iter(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[ModelFilters],
-    ) -> BucketIterator[R | UnknownResult]:
-        return BucketIterator(self._pages(locals()))
-
-    async def list(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[ModelFilters],
-    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
-        return await self._list(locals())
-
-
-class ImagesEndpoint(Endpoint[R, G]):
-    """The methods of ``images``, with their filters: project_ids, user_ids, api_key_ids, models,
-    sources, sizes."""
-
-    async def get(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        page: str | None = None,
-        group_by: G | Sequence[G] | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[ImagesFilters],
-    ) -> UsagePage[R | UnknownResult]:
-        return await self._get(locals())
-
-    __call__ = get
-
-    def pages(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[ImagesFilters],
-    ) -> PageIterator[R | UnknownResult]:
-        return self._pages(locals())
-
-    def iter(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[ImagesFilters],
-    ) -> BucketIterator[R | UnknownResult]:
-        return BucketIterator(self._pages(locals()))
-
-    async def list(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[ImagesFilters],
-    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
-        return await self._list(locals())
-
-
-class ProjectEndpoint(Endpoint[R, G]):
-    """The methods of ``vector_stores`` and ``code_interpreter_sessions``, with their filters:
-    project_ids."""
-
-    async def get(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        page: str | None = None,
-        group_by: G | Sequence[G] | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[ProjectFilters],
-    ) -> UsagePage[R | UnknownResult]:
-        return await self._get(locals())
-
-    __call__ = get
-
-    def pages(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[ProjectFilters],
-    ) -> PageIterator[R | UnknownResult]:
-        return self._pages(locals())
-
-    def iter(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[ProjectFilters],
-    ) -> BucketIterator[R | UnknownResult]:
-        return BucketIterator(self._pages(locals()))
-
-    async def list(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[ProjectFilters],
-    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
-        return await self._list(locals())
-
-
-class CostsEndpoint(Endpoint[R, G]):
-    """The methods of ``costs``, with their filters: project_ids, api_key_ids, line_items."""
-
-    async def get(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        page: str | None = None,
-        group_by: G | Sequence[G] | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[CostsFilters],
-    ) -> UsagePage[R | UnknownResult]:
-        return await self._get(locals())
-
-    __call__ = get
-
-    def pages(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[CostsFilters],
-    ) -> PageIterator[R | UnknownResult]:
-        return self._pages(locals())
-
-    def iter(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[CostsFilters],
-    ) -> BucketIterator[R | UnknownResult]:
-        return BucketIterator(self._pages(locals()))
-
-    async def list(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[CostsFilters],
-    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
-        return await self._list(locals())
-
-
-class FileSearchEndpoint(Endpoint[R, G]):
-    """The methods of ``file_search_calls``, with their filters: project_ids, user_ids, api_key_ids,
-    vector_store_ids."""
-
-    async def get(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        page: str | None = None,
-        group_by: G | Sequence[G] | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[FileSearchFilters],
-    ) -> UsagePage[R | UnknownResult]:
-        return await self._get(locals())
-
-    __call__ = get
-
-    def pages(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[FileSearchFilters],
-    ) -> PageIterator[R | UnknownResult]:
-        return self._pages(locals())
-
-    def iter(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[FileSearchFilters],
-    ) -> BucketIterator[R | UnknownResult]:
-        return BucketIterator(self._pages(locals()))
-
-    async def list(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[FileSearchFilters],
-    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
-        return await self._list(locals())
-
-
-class WebSearchEndpoint(Endpoint[R, G]):
-    """The methods of ``web_search_calls``, with their filters: project_ids, user_ids, api_key_ids,
-    models, context_levels."""
-
-    async def get(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        page: str | None = None,
-        group_by: G | Sequence[G] | None = None,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[WebSearchFilters],
-    ) -> UsagePage[R | UnknownResult]:
-        return await self._get(locals())
-
-    __call__ = get
-
-    def pages(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[WebSearchFilters],
-    ) -> PageIterator[R | UnknownResult]:
-        return self._pages(locals())
-
-    def iter(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[WebSearchFilters],
-    ) -> BucketIterator[R | UnknownResult]:
-        return BucketIterator(self._pages(locals()))
-
-    async def list(
-        self,
-        *,
-        start_time: TimeArg,
-        end_time: TimeArg | None = None,
-        bucket_width: BucketWidth | None = None,
-        limit: int | None = None,
-        group_by: G | Sequence[G] | None = None,
-        ordered: bool = True,
-        extra_query: ExtraQuery | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **filters: Unpack[WebSearchFilters],
-    ) -> builtins.list[UsageBucket[R | UnknownResult]]:
-        return await self._list(locals())
-
-
-class GatherArguments(
-    CompletionsFilters,
-    ImagesFilters,
-    WebSearchFilters,
-    FileSearchFilters,
-    CostsFilters,
-    total=False,
-):
-    """What :meth:`Usage.gather` takes as ``**common``: the arguments of ``list`` and every
-    endpoint's filters (an endpoint given a filter it does not have refuses it, naming
-    both, before any request)."""
-
-    start_time: TimeArg
-    end_time: TimeArg | None
-    bucket_width: BucketWidth | None
-    limit: int | None
-    group_by: str | Sequence[str] | None
-    ordered: bool
-    extra_query: ExtraQuery | None
-    extra_headers: Mapping[str, str] | None
-
-
 #: The arguments of `list` that are not filters.
 _LIST_KEYWORDS: Final = frozenset(
-    {
-        "start_time",
-        "end_time",
-        "bucket_width",
-        "limit",
-        "group_by",
-        "ordered",
-        "extra_query",
-        "extra_headers",
-    }
+    name
+    for name, parameter in inspect.signature(Endpoint.list).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
 )
 
 
-class Usage:
+class Usage(UsageEndpoints):
     """The ``client.usage`` namespace: the twelve endpoints, and :meth:`gather`."""
 
-    # Each attribute's class (the filters it takes) is read from these annotations.
-    completions: CompletionsEndpoint[CompletionsResult, CompletionsGroupBy]
-    embeddings: ModelEndpoint[EmbeddingsResult, ModelGroupBy]
-    moderations: ModelEndpoint[ModerationsResult, ModelGroupBy]
-    images: ImagesEndpoint[ImagesResult, ImagesGroupBy]
-    audio_speeches: ModelEndpoint[AudioSpeechesResult, ModelGroupBy]
-    audio_transcriptions: ModelEndpoint[AudioTranscriptionsResult, ModelGroupBy]
-    vector_stores: ProjectEndpoint[VectorStoresResult, ProjectGroupBy]
-    code_interpreter_sessions: ProjectEndpoint[CodeInterpreterSessionsResult, ProjectGroupBy]
-    costs: CostsEndpoint[CostsResult, CostsGroupBy]
-    file_search_calls: FileSearchEndpoint[FileSearchesResult, FileSearchGroupBy]
-    web_search_calls: WebSearchEndpoint[WebSearchesResult, WebSearchGroupBy]
-    decisions: CompletionsEndpoint[DecisionsResult, CompletionsGroupBy]
-
+    # The endpoints' static types (a Protocol each) are UsageEndpoints' annotations,
+    # generated; at run time each is one Endpoint given its spec.
     def __init__(self, client: AsyncUsageClient) -> None:
         self._endpoints: dict[str, Endpoint[Any, Any]] = {}
         for name, spec in ENDPOINTS.items():
-            endpoint: Endpoint[Any, Any] = _endpoint_types()[name](client, spec)
+            endpoint: Endpoint[Any, Any] = Endpoint(client, spec)
             self._endpoints[name] = endpoint
             setattr(self, name, endpoint)
 
@@ -854,9 +310,3 @@ class Usage:
         except BaseExceptionGroup as group:
             raise first_error(group) from group  # the APIError, not a group of one
         return {name: results[name] for name in plans}
-
-
-@functools.cache
-def _endpoint_types() -> dict[str, type[Endpoint[Any, Any]]]:
-    """``client.usage`` attribute -> its class, from :class:`Usage`'s annotations."""
-    return {name: typing.get_origin(hint) for name, hint in typing.get_type_hints(Usage).items()}

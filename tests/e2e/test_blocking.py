@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from openai_usage_async import AsyncUsageClient, UsageClient, errors
@@ -183,3 +184,93 @@ def test_ctrl_c_in_a_script_interrupts_promptly_and_leaves_no_thread(emu: Emulat
     assert "finished" not in out
     assert "KeyboardInterrupt" in err
     assert proc.returncode != 0
+
+
+# -- the client's edges: a caller's session, a fork, the garbage collector ----------------
+
+
+async def test_a_session_is_refused_before_any_thread_starts(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openai_usage_async import _blocking
+
+    def no_thread() -> None:
+        raise AssertionError("the portal thread started")
+
+    monkeypatch.setattr(_blocking, "_Portal", no_thread)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(TypeError, match=r"^session: .*AsyncUsageClient\(session="):
+            UsageClient(TEST_KEY, base_url=emu.base_url, session=session)  # type: ignore[arg-type]
+
+
+# Python 3.12+ warns that forking a process with threads may deadlock: that is the case
+# under test (the client's portal thread does not exist in the child).
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_gets_a_clear_error_not_a_hang(emu: Emulator, client: UsageClient) -> None:
+    import os
+    import select
+    import signal
+
+    iterator = client.usage.costs.iter(**RANGE, limit=7)
+    assert next(iterator).start_time == RANGE["start_time"]  # the portal thread runs
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what each call did, then leave without pytest's exit
+        outcome = []
+        try:
+            for call in (
+                lambda: client.usage.costs.list(**RANGE),
+                lambda: client.usage.costs.iter(**RANGE),
+                lambda: [next(iterator) for _ in range(7)],  # 6 in memory, then the portal
+                client.close,  # must return, not wait for a thread that is not there
+            ):
+                try:
+                    call()
+                    outcome.append("returned")
+                except RuntimeError as exc:
+                    outcome.append(f"RuntimeError: {exc}")
+            os.write(write_end, "\n".join(outcome).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        try:
+            ready, _, _ = select.select([pipe], [], [], 10)  # a hang fails the test, in 10 s
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                pytest.fail("the child hung on a client made before the fork")
+            lines = pipe.read().decode().splitlines()
+        finally:
+            os.waitpid(pid, 0)
+    *errors, closed = lines
+    assert len(errors) == 3 and closed == "returned", lines
+    for line in errors:
+        assert line.startswith("RuntimeError: ") and "fork" in line, line
+        assert "create the UsageClient after the fork" in line, line
+    # The parent's client is untouched by its child.
+    assert len(list(iterator)) == 59
+    assert len(client.usage.costs.list(**RANGE)) == 60
+
+
+def test_a_client_collected_on_its_own_portal_thread_still_stops_that_thread(
+    emu: Emulator,
+) -> None:
+    import gc
+    import threading
+
+    before = set(threading.enumerate())
+    holder = [UsageClient(TEST_KEY, base_url=emu.base_url)]
+    holder[0]._async._requester.clock = emu.clock
+    assert len(holder[0].usage.costs.list(**RANGE)) == 60  # its session is open
+    [portal_thread] = set(threading.enumerate()) - before
+    portal = holder[0]._portal.portal
+
+    # The last reference goes on the portal thread, as when the garbage collector happens
+    # to run there: the client's finalizer cannot wait on its own thread.
+    portal.call(holder.clear)
+    gc.collect()
+    portal_thread.join(timeout=10)
+    assert not portal_thread.is_alive(), "the portal thread leaked"
+    for closer in set(threading.enumerate()) - before:  # the thread that closed it ends too
+        closer.join(timeout=10)
+    assert set(threading.enumerate()) <= before

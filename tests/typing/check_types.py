@@ -6,7 +6,10 @@ It is never executed; each ``assert_type`` states what a user's editor should in
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any, assert_type
+
+import aiohttp
 
 from openai_usage_async import (
     APIError,
@@ -54,6 +57,7 @@ async def sdk_guesses(client: AsyncUsageClient) -> None:
     completions.iter(start_time=0, modles=["gpt-4o"])  # type: ignore[call-arg]
     await completions.list(start_time=0, batch="yes")  # type: ignore[arg-type]
     client.usage.costs.pages(start_time=0, models="gpt-4o")  # type: ignore[call-arg]
+    await client.usage.costs.list(start_time=0, modles=["gpt-4o"])  # type: ignore[call-arg]
     client.usage.costs.iter(start_time=0, line_items=["Image models"], api_key_ids="key_1")
     client.usage.images.iter(start_time=0, sizes=["1024x1024"], sources="image.edit")
     client.usage.images.iter(start_time=0, sizes=["1024x1023"])  # type: ignore[list-item]
@@ -94,6 +98,40 @@ async def sdk_guesses(client: AsyncUsageClient) -> None:
         assert_type(exc.code, str | None)
 
 
-def constructors() -> None:
+def blocking(client: UsageClient) -> None:
+    """UsageClient: the same arguments, checked the same way; values, not awaitables."""
+    buckets = client.usage.audio_speeches.list(start_time=0, end_time=86_400)
+    assert_type(buckets, list[UsageBucket[AudioSpeechesResult | UnknownResult]])
+    for bucket in client.usage.audio_speeches.iter(start_time=0, end_time=86_400):
+        assert_type(bucket, UsageBucket[AudioSpeechesResult | UnknownResult])
+        for r in bucket.results:
+            if isinstance(r, AudioSpeechesResult):
+                assert_type(r.characters, int)
+    assert_type(client.usage.costs.get(start_time=0), UsagePage[CostsResult | UnknownResult])
+    assert_type(client.usage.costs(start_time=0), UsagePage[CostsResult | UnknownResult])
+    with client.usage.costs.pages(start_time=0, end_time=10, ordered=False) as pages:
+        for page in pages:
+            assert_type(page, UsagePage[CostsResult | UnknownResult])
+    iterator: Iterator[UsageBucket[CompletionsResult | UnknownResult]]
+    iterator = client.usage.completions.iter(start_time=0, models="gpt-4o", batch=True)
+    next(iterator)
+    data = client.usage.gather({"costs": None, "images": {"sizes": "1024x1024"}}, start_time=0)
+    assert_type(data, dict[str, list[UsageBucket[Any]]])
+
+    client.usage.costs.list(start_time=0, modles=["gpt-4o"])  # type: ignore[call-arg]
+    client.usage.costs.list(start_time=0, models="gpt-4o")  # type: ignore[call-arg]
+    client.usage.costs.iter(start_time=0, group_by=["model"])  # type: ignore[list-item]
+    client.usage.completions.get(start_time=0, batch="yes")  # type: ignore[arg-type]
+    client.usage.images.pages(start_time=0, sizes=["1024x1023"])  # type: ignore[list-item]
+    client.usage.vector_stores(start_time=0, user_ids="user_1")  # type: ignore[call-arg]
+    client.usage.gather(["costs"], start_time=0, modles="m")  # type: ignore[call-arg]
+    client.usage.costs.list(start_time=0).__await__()  # type: ignore[attr-defined]
+
+
+async def constructors() -> None:
     AsyncUsageClient(admin_api_key="sk-admin-test")  # the official SDK's name for the key
     UsageClient(admin_api_key="sk-admin-test")
+    async with aiohttp.ClientSession() as session:
+        AsyncUsageClient(session=session)
+        # Its own event loop cannot use a session of another: refused, by types too.
+        UsageClient(session=session)  # type: ignore[arg-type]
