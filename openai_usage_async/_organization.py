@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import builtins
 import functools
+import logging
 import urllib.parse
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 import anyio
 import msgspec
@@ -16,12 +17,23 @@ from ._sansio.organization import (
     DIRECTORY_DECODERS,
     ListCursor,
     ListPage,
+    OwnerProjectAccess,
     check_limit,
+    check_owner_project_access,
     check_project_id,
+    skipped_listing,
 )
 from ._sansio.query import ExtraQuery, _strings, check_extra_headers, extra_pairs
 from ._sansio.responses import decipher
-from .models import Directory, OrganizationUser, Project, ProjectApiKey, ProjectServiceAccount
+from .errors import APIError
+from .models import (
+    Directory,
+    OrganizationUser,
+    Project,
+    ProjectApiKey,
+    ProjectServiceAccount,
+    SkippedListing,
+)
 
 if TYPE_CHECKING:
     from ._client import AsyncUsageClient
@@ -36,6 +48,10 @@ _PAGE = 100
 
 #: The parameters a directory list sets itself; `extra_query` may not.
 _LIST_ARGUMENTS = ("limit", "after")
+#: And those directory() sets on some of its lists.
+_DIRECTORY_ARGUMENTS = (*_LIST_ARGUMENTS, "include_archived", "owner_project_access")
+
+log = logging.getLogger("openai_usage_async.directory")
 
 
 def _follow(
@@ -75,10 +91,10 @@ def _limit_pairs(limit: int | None) -> list[tuple[str, str]]:
 
 
 def _extras(
-    extra_query: object, extra_headers: object
+    extra_query: object, extra_headers: object, reserved: Sequence[str] = _LIST_ARGUMENTS
 ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
     """Both checked before any request (``ValueError`` naming the argument)."""
-    return extra_pairs(extra_query, _LIST_ARGUMENTS), check_extra_headers(extra_headers)
+    return extra_pairs(extra_query, reserved), check_extra_headers(extra_headers)
 
 
 class _ProjectListing(Generic[T]):
@@ -90,6 +106,76 @@ class _ProjectListing(Generic[T]):
     def __init__(self, client: AsyncUsageClient) -> None:
         self._client = client
 
+    def _iter(
+        self,
+        project_id: str,
+        pairs: builtins.list[tuple[str, str]],
+        extras: tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]],
+    ) -> AsyncIterator[T]:
+        quoted = urllib.parse.quote(check_project_id(project_id), safe="")
+        path = f"/organization/projects/{quoted}/{self._kind}"
+        pages = _follow(self._client, path, pairs, self._kind, extras)
+        return _with_project(pages, project_id)
+
+
+class ProjectApiKeys(_ProjectListing[ProjectApiKey]):
+    """``client.organization.projects.api_keys``: the API keys of one project."""
+
+    _kind = "api_keys"
+
+    def iter(
+        self,
+        project_id: str,
+        *,
+        owner_project_access: OwnerProjectAccess | None = None,
+        limit: int | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[ProjectApiKey]:
+        """Every API key of the project (``limit`` is the page size, 1..100), each with
+        its ``project_id`` set.
+
+        ``owner_project_access`` filters by whether the key's owner has access to the
+        project: ``"active"``, ``"inactive"``, or ``"any"`` for every enabled key. Left
+        out, the service applies its membership rules, which may hide enabled keys
+        (:meth:`Organization.directory` asks for ``"any"``).
+        """
+        pairs = _limit_pairs(limit)
+        access = check_owner_project_access(owner_project_access)
+        if access is not None:
+            pairs.append(("owner_project_access", access))
+        reserved = (*_LIST_ARGUMENTS, "owner_project_access")
+        extras = _extras(extra_query, extra_headers, reserved)
+        return self._iter(project_id, pairs, extras)
+
+    async def list(
+        self,
+        project_id: str,
+        *,
+        owner_project_access: OwnerProjectAccess | None = None,
+        limit: int | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> builtins.list[ProjectApiKey]:
+        """:meth:`iter` collected."""
+        keys = self.iter(
+            project_id,
+            owner_project_access=owner_project_access,
+            limit=limit,
+            extra_query=extra_query,
+            extra_headers=extra_headers,
+        )
+        return [k async for k in keys]
+
+
+class ProjectServiceAccounts(_ProjectListing[ProjectServiceAccount]):
+    """``client.organization.projects.service_accounts``: the service accounts of a project.
+
+    The service answers 400 (``BadRequestError``) for an archived project's service
+    accounts (the OpenAPI document of 2026-08-21 documents it)."""
+
+    _kind = "service_accounts"
+
     def iter(
         self,
         project_id: str,
@@ -97,14 +183,11 @@ class _ProjectListing(Generic[T]):
         limit: int | None = None,
         extra_query: ExtraQuery | None = None,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[T]:
-        """Every one of the project (``limit`` is the page size, 1..100), each with its
-        ``project_id`` set."""
-        quoted = urllib.parse.quote(check_project_id(project_id), safe="")
-        path = f"/organization/projects/{quoted}/{self._kind}"
+    ) -> AsyncIterator[ProjectServiceAccount]:
+        """Every service account of the project (``limit`` is the page size, 1..100), each
+        with its ``project_id`` set."""
         extras = _extras(extra_query, extra_headers)
-        pages = _follow(self._client, path, _limit_pairs(limit), self._kind, extras)
-        return _with_project(pages, project_id)
+        return self._iter(project_id, _limit_pairs(limit), extras)
 
     async def list(
         self,
@@ -113,24 +196,12 @@ class _ProjectListing(Generic[T]):
         limit: int | None = None,
         extra_query: ExtraQuery | None = None,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> builtins.list[T]:
+    ) -> builtins.list[ProjectServiceAccount]:
         """:meth:`iter` collected."""
-        items = self.iter(
+        accounts = self.iter(
             project_id, limit=limit, extra_query=extra_query, extra_headers=extra_headers
         )
-        return [i async for i in items]
-
-
-class ProjectApiKeys(_ProjectListing[ProjectApiKey]):
-    """``client.organization.projects.api_keys``: the API keys of one project."""
-
-    _kind = "api_keys"
-
-
-class ProjectServiceAccounts(_ProjectListing[ProjectServiceAccount]):
-    """``client.organization.projects.service_accounts``: the service accounts of a project."""
-
-    _kind = "service_accounts"
+        return [a async for a in accounts]
 
 
 async def _with_project(items: AsyncIterator[T], project_id: str) -> AsyncIterator[T]:
@@ -243,37 +314,90 @@ class Organization:
         extra_headers: Mapping[str, str] | None = None,
     ) -> Directory:
         """Everything the organization names, fetched concurrently under the client's bound:
-        projects (archived ones included), users, and every project's API keys and
-        service accounts. ``extra_query`` and ``extra_headers`` go with every request."""
-        _extras(extra_query, extra_headers)  # checked before any request
+        projects (archived ones included), users, and every project's API keys (every
+        enabled one: ``owner_project_access="any"``) and service accounts.
+        ``extra_query`` and ``extra_headers`` go with every request.
+
+        One project's listing never fails the directory: when a project's API keys or
+        service accounts cannot be read (the 400 the service answers for an archived
+        project's service accounts, a 404, a 5xx or a connection failure that outlived
+        the retries), they are left out, every other name is kept, and the listing is
+        recorded in ``Directory.skipped`` (a warning on the ``openai_usage_async.directory``
+        logger says so, a debug line for the archived project's expected 400). A 401 or
+        403 still raises: the key may not read the directory at all. So do failures of
+        the projects and users lists, without which nothing can be named.
+        """
+        _extras(extra_query, extra_headers, _DIRECTORY_ARGUMENTS)  # before any request
         extra: dict[str, Any] = {"extra_query": extra_query, "extra_headers": extra_headers}
         users: builtins.list[OrganizationUser] = []
         keys: dict[str, builtins.list[ProjectApiKey]] = {}
         accounts: dict[str, builtins.list[ProjectServiceAccount]] = {}
+        skipped: dict[tuple[str, str], SkippedListing] = {}
 
         async def load_users() -> None:
             users.extend(await self.users.list(limit=_PAGE, **extra))
 
-        async def load_project(project_id: str) -> None:
-            keys[project_id] = await self.projects.api_keys.list(project_id, limit=_PAGE, **extra)
+        async def load_keys(project: Project) -> None:
+            try:
+                keys[project.id] = await self.projects.api_keys.list(
+                    project.id, owner_project_access="any", limit=_PAGE, **extra
+                )
+            except APIError as exc:
+                skipped[project.id, "api_keys"] = _skip(project, "api_keys", exc)
 
-        async def load_accounts(project_id: str) -> None:
-            accounts[project_id] = await self.projects.service_accounts.list(
-                project_id, limit=_PAGE, **extra
-            )
+        async def load_accounts(project: Project) -> None:
+            try:
+                accounts[project.id] = await self.projects.service_accounts.list(
+                    project.id, limit=_PAGE, **extra
+                )
+            except APIError as exc:
+                skipped[project.id, "service_accounts"] = _skip(project, "service_accounts", exc)
 
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(load_users)
                 projects = await self.projects.list(include_archived=True, limit=_PAGE, **extra)
                 for project in projects:
-                    tg.start_soon(load_project, project.id)
-                    tg.start_soon(load_accounts, project.id)
+                    tg.start_soon(load_keys, project)
+                    tg.start_soon(load_accounts, project)
         except BaseExceptionGroup as group:
             raise first_error(group) from None
+        left_out = [
+            skipped[p.id, listing]
+            for p in projects
+            for listing in ("api_keys", "service_accounts")
+            if (p.id, listing) in skipped
+        ]
+        _log_skipped(left_out)
         return Directory(
             projects=projects,
             users=users,
-            api_keys=[k for p in projects for k in keys[p.id]],
-            service_accounts=[a for p in projects for a in accounts[p.id]],
+            api_keys=[k for p in projects for k in keys.get(p.id, ())],
+            service_accounts=[a for p in projects for a in accounts.get(p.id, ())],
+            skipped=left_out,
+        )
+
+
+def _skip(
+    project: Project, listing: Literal["api_keys", "service_accounts"], exc: APIError
+) -> SkippedListing:
+    """The listing left out, or ``exc`` re-raised when it is about the key (401, 403)."""
+    found = skipped_listing(project, listing, exc)
+    if found is None:
+        raise exc
+    return found
+
+
+def _log_skipped(skipped: Sequence[SkippedListing]) -> None:
+    # Error messages never hold the key (errors.py), so neither do these lines.
+    for s in skipped:
+        if s.expected:
+            log.debug("directory: %s of %s left out: %s", s.listing, s.project_id, s.reason)
+    unexpected = [s for s in skipped if not s.expected]
+    if unexpected:
+        log.warning(
+            "directory: %d project listing%s left out (see Directory.skipped): %s",
+            len(unexpected),
+            "" if len(unexpected) == 1 else "s",
+            "; ".join(f"{s.listing} of {s.project_id}: {s.reason}" for s in unexpected),
         )

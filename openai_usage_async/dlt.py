@@ -41,7 +41,10 @@ try:
     import dlt
     import pyarrow as pa
     from dlt.common.data_types import TDataType
-    from dlt.common.schema.typing import TColumnSchema, TDeleteInsertStrategyDict
+    from dlt.common.schema.typing import (
+        TColumnSchema,
+        TDeleteInsertStrategyDict,
+    )
     from dlt.common.typing import TSecretStrValue
     from dlt.extract import DltResource
 except ImportError:  # pragma: no cover - exercised by a test that hides dlt
@@ -201,23 +204,17 @@ def _endpoint_resource(
 
 
 def _directory_resources(lease: _Lease) -> list[DltResource]:
-    """``projects``, ``users`` and ``api_keys``, replaced on every run, from one read."""
+    """``projects``, ``users`` and ``api_keys``, from one read, each replaced only by a
+    complete read of it: a directory that cannot be read (a key without the scope, a
+    failure after the retries) leaves all three as they are, and ``api_keys`` stays as it
+    is when a project's key list was left out (``Directory.skipped``)."""
     found: dict[str, dict[str, DirectoryTable] | None] = {}
     lock = threading.Lock()
 
     def tables() -> dict[str, DirectoryTable] | None:
         with lock:
             if "tables" not in found:
-                client = lease.acquire()
-                try:
-                    directory = client.organization.directory()
-                except (errors.PermissionDeniedError, errors.NotFoundError) as exc:
-                    log.warning("the directory is not readable with this key: %s", exc)
-                    found["tables"] = None
-                else:
-                    found["tables"] = {t.name: t for t in directory_tables(directory)}
-                finally:
-                    lease.release()
+                found["tables"] = _read_directory(lease)
             return found["tables"]
 
     def resource(name: str, columns: tuple[tuple[str, Kind], ...]) -> DltResource:
@@ -225,24 +222,28 @@ def _directory_resources(lease: _Lease) -> list[DltResource]:
             [pa.field(n, _ARROW_TYPES[k], nullable=n != "id") for n, k in columns]
         )
 
-        def rows() -> Iterator[pa.Table]:
+        def rows() -> Iterator[Any]:
             got = tables()
-            if got is None:
-                return
+            if got is None or name not in got:
+                return  # keep the table as it is (see below)
             table = got[name]
             values = list(zip(*table.rows, strict=True)) if table.rows else [()] * len(columns)
-            yield pa.Table.from_arrays(
+            arrow = pa.Table.from_arrays(
                 [pa.array(v, _ARROW_TYPES[k]) for v, (_, k) in zip(values, columns, strict=True)],
                 schema=arrow_schema,
             )
+            yield dlt.mark.with_hints(arrow, dlt.mark.make_hints(write_disposition="replace"))
 
         hints: dict[str, TColumnSchema] = {
             n: {"data_type": _DLT_TYPES[k], "nullable": n != "id"} for n, k in columns
         }
+        # "append" until a complete read says "replace" with its rows: dlt truncates the
+        # table of a "replace" resource that yields nothing (an empty replace), and a
+        # directory that cannot be read must leave the table as it is, not empty it.
         return dlt.resource(
             rows(),
             name=name,
-            write_disposition="replace",
+            write_disposition="append",
             primary_key="id",
             columns=hints,
         )
@@ -250,6 +251,29 @@ def _directory_resources(lease: _Lease) -> list[DltResource]:
     # The columns, from an empty directory (the shapes do not depend on the rows).
     shapes = directory_tables(Directory(projects=[], users=[], api_keys=[]))
     return [resource(t.name, t.columns) for t in shapes]
+
+
+def _read_directory(lease: _Lease) -> dict[str, DirectoryTable] | None:
+    """The directory's tables, without those a skipped listing left incomplete; None
+    when it cannot be read at all."""
+    client = lease.acquire()
+    try:
+        directory = client.organization.directory()
+    except errors.APIError as exc:
+        log.warning("the directory could not be read, its tables are left as they are: %s", exc)
+        return None
+    finally:
+        lease.release()
+    out = {t.name: t for t in directory_tables(directory)}
+    missing = [s for s in directory.skipped if s.listing == "api_keys"]
+    if missing:
+        log.warning(
+            "the API keys of %d project%s could not be read, the api_keys table is left as it is",
+            len(missing),
+            "" if len(missing) == 1 else "s",
+        )
+        del out["api_keys"]
+    return out
 
 
 @dlt.source(name="openai_usage", section="openai_usage", max_table_nesting=0)
@@ -272,7 +296,9 @@ def usage_source(
     seconds), the ``group_by`` columns (NULL when not grouped by them or unattributed),
     then the result's fields (a cost's ``amount`` as ``amount_value`` and
     ``amount_currency``). ``projects``, ``users`` and ``api_keys`` hold the directory,
-    replaced on every run (left out, with a warning, when the key may not read it).
+    replaced on every run that can read it; when it cannot be read (a key without the
+    scope, a failure after the retries) they are kept as they are, with a warning, and so
+    is ``api_keys`` when one project's keys could not be read (``Directory.skipped``).
 
     The first run loads from ``start_time`` (rounded down to a bucket) to now; later runs
     load from where the last one ended minus ``overlap`` (a ``timedelta`` or seconds), and

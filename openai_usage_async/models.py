@@ -19,7 +19,7 @@ gives); pydantic's method names raise an ``AttributeError`` that says so.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -29,6 +29,7 @@ __all__ = [
     "ApiKeyOwner",
     "ApiKeyOwnerServiceAccount",
     "ApiKeyOwnerUser",
+    "ApiKeySpendLimit",
     "AudioSpeechesResult",
     "AudioTranscriptionsResult",
     "CodeInterpreterSessionsResult",
@@ -42,9 +43,14 @@ __all__ = [
     "ImagesResult",
     "ModerationsResult",
     "OrganizationUser",
+    "OrganizationUserDetails",
+    "OrganizationUserProject",
+    "OrganizationUserProjects",
     "Project",
     "ProjectApiKey",
     "ProjectServiceAccount",
+    "SkippedListing",
+    "SpendLimitEnforcement",
     "UnknownResult",
     "UsageBucket",
     "UsagePage",
@@ -446,7 +452,13 @@ def _named(row: dict[str, Any], directory: Directory) -> dict[str, Any]:
 
 
 class Project(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
-    """A project of the organization (``client.organization.projects``)."""
+    """A project of the organization (``client.organization.projects``).
+
+    ``status`` is ``"active"`` or ``"archived"``; ``residency`` is where the project keeps
+    its data (``"GLOBAL"``, ``"EU_STORAGE_PROCESSING"``, ...: a plain string, so a region
+    added upstream still decodes); ``external_key_id`` names the project's customer-managed
+    encryption key, if it has one.
+    """
 
     id: str
     object: str = "organization.project"
@@ -454,10 +466,45 @@ class Project(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
     created_at: int | None = None
     archived_at: int | None = None
     status: str | None = None
+    external_key_id: str | None = None
+    residency: str | None = None
+
+
+class OrganizationUserProject(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
+    """A project a user belongs to, and the user's ``role`` there (``owner``/``member``)."""
+
+    id: str | None = None
+    name: str | None = None
+    role: str | None = None
+
+
+class OrganizationUserProjects(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
+    """The projects of an :class:`OrganizationUser`, when the service includes them."""
+
+    object: str = "list"
+    data: list[OrganizationUserProject] = msgspec.field(default_factory=list)
+
+
+class OrganizationUserDetails(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
+    """The account behind an :class:`OrganizationUser` (the SDK's nested ``user``)."""
+
+    id: str | None = None
+    object: str | None = None
+    name: str | None = None
+    email: str | None = None
+    picture: str | None = None
+    enabled: bool | None = None
+    banned: bool | None = None
+    banned_at: int | None = None
 
 
 class OrganizationUser(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
-    """A member of the organization (``client.organization.users``)."""
+    """A member of the organization (``client.organization.users``).
+
+    ``added_at`` is when the user joined the organization, ``created`` when the account
+    was made; ``api_key_last_used_at`` is the last use of any of the user's API keys.
+    ``projects`` and ``user`` come only when the service includes them.
+    """
 
     id: str
     object: str = "organization.user"
@@ -465,6 +512,16 @@ class OrganizationUser(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=Fal
     email: str | None = None
     role: str | None = None
     added_at: int | None = None
+    created: int | None = None
+    api_key_last_used_at: int | None = None
+    is_default: bool | None = None
+    is_service_account: bool | None = None
+    is_scim_managed: bool | None = None
+    is_scale_tier_authorized_purchaser: bool | None = None
+    developer_persona: str | None = None
+    technical_level: str | None = None
+    projects: OrganizationUserProjects | None = None
+    user: OrganizationUserDetails | None = None
 
 
 class ApiKeyOwnerUser(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
@@ -496,6 +553,38 @@ class ApiKeyOwner(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
     service_account: ApiKeyOwnerServiceAccount | None = None
 
 
+class SpendLimitEnforcement(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
+    """Whether a hard spend limit is blocking requests now.
+
+    ``status`` is a state, not a setting: ``"enforcing"`` while the limit is reached and
+    requests are refused, ``"inactive"`` otherwise.
+    """
+
+    status: str | None = None
+
+
+class ApiKeySpendLimit(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
+    """A hard spend limit on a project API key (``ProjectApiKey.spend_limit``).
+
+    ``threshold_amount`` is in integer **cents** of ``currency`` (only ``"USD"`` so far)
+    per ``interval`` (only ``"month"``, a UTC calendar month); :attr:`threshold_usd` gives
+    dollars, as the Costs API counts them::
+
+        if key.spend_limit is not None:
+            print(key.name, key.spend_limit.threshold_usd, key.spend_limit.enforcement)
+    """
+
+    threshold_amount: int
+    currency: str = "USD"
+    interval: str = "month"
+    enforcement: SpendLimitEnforcement | None = None
+
+    @property
+    def threshold_usd(self) -> float:
+        """``threshold_amount`` in dollars (the amount is integer cents)."""
+        return self.threshold_amount / 100
+
+
 class ProjectApiKey(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
     """An API key of a project; ``redacted_value`` is all the service shows of the key."""
 
@@ -508,6 +597,7 @@ class ProjectApiKey(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False)
     expires_at: int | None = None
     owner_project_access: str | None = None
     owner: ApiKeyOwner | None = None
+    spend_limit: ApiKeySpendLimit | None = None
     #: The project this key belongs to (not sent by the service: the client fills it in).
     project_id: str | None = None
 
@@ -522,6 +612,24 @@ class ProjectServiceAccount(msgspec.Struct, _Model, frozen=True, kw_only=True, g
     created_at: int | None = None
     #: The project it belongs to (not sent by the service: the client fills it in).
     project_id: str | None = None
+
+
+class SkippedListing(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
+    """A project's listing that :meth:`~openai_usage_async.Organization.directory` could not
+    read, and so left out (``Directory.skipped``).
+
+    ``listing`` is ``"api_keys"`` or ``"service_accounts"``; ``status_code`` the HTTP status of
+    the last answer (None when there was none: a connection failure, a timeout); ``reason``
+    the error's message (after the client's retries). ``expected`` is true for the answer
+    the service documents and nothing is lost by: the 400 "project is archived" to an
+    archived project's ``service_accounts``.
+    """
+
+    project_id: str
+    listing: Literal["api_keys", "service_accounts"]
+    status_code: int | None = None
+    reason: str = ""
+    expected: bool = False
 
 
 class Directory(msgspec.Struct, _Model, frozen=True, kw_only=True, dict=True):
@@ -539,6 +647,9 @@ class Directory(msgspec.Struct, _Model, frozen=True, kw_only=True, dict=True):
     users: list[OrganizationUser]
     api_keys: list[ProjectApiKey]
     service_accounts: list[ProjectServiceAccount] = msgspec.field(default_factory=list)
+    #: The project listings left out because they failed (one project's keys or service
+    #: accounts, say); empty when the directory is complete. See :class:`SkippedListing`.
+    skipped: list[SkippedListing] = msgspec.field(default_factory=list)
 
     def project_name(self, project_id: str | None) -> str | None:
         """The project's name, or None for an ID the directory does not know."""

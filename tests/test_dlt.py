@@ -270,3 +270,54 @@ def test_an_earlier_start_time_later_loads_the_earlier_range_too(
     emulator.reset_statistics()
     p.run(usage_source(["costs"], start_time=T0, client=client))  # now incremental again
     assert emulator.statistics().requests_by_endpoint["costs"] == 1
+
+
+DIRECTORY_ENDPOINTS = frozenset(
+    {"projects", "users", "project_api_keys", "project_service_accounts"}
+)
+
+
+def directory_tables(tmp_path: pathlib.Path) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of the three directory tables, without dlt's own columns."""
+    out = {}
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as db:
+        for name in ("projects", "users", "api_keys"):
+            columns = [
+                c for c in db.sql(f"SELECT * FROM usage.{name}").columns if not c.startswith("_dlt")
+            ]
+            rows = db.sql(f"SELECT {', '.join(columns)} FROM usage.{name}").fetchall()
+            out[name] = sorted(rows, key=repr)
+    return out
+
+
+def test_a_directory_that_cannot_be_read_leaves_the_tables_as_they_were(
+    tmp_path: pathlib.Path, emulator: Emulator, client: UsageClient
+) -> None:
+    p = pipeline(tmp_path)
+    p.run(usage_source(["costs"], start_time=T0, client=client))
+    loaded = directory_tables(tmp_path)
+    assert all(loaded.values())
+    emulator.faults.append(Fault(status=403, endpoints=DIRECTORY_ENDPOINTS))
+    emulator.now = NOW + DAY
+    p.run(usage_source(["costs"], start_time=T0, client=client))
+    assert directory_tables(tmp_path) == loaded  # not emptied by a replace with no rows
+    assert table(tmp_path, "costs_1d") == expected(client, "costs", NOW + DAY)  # usage went on
+    # A directory that fails otherwise (a 5xx after the retries) keeps them too.
+    emulator.faults[:] = [Fault(status=500, endpoints=frozenset({"users"}))]
+    p.run(usage_source(["costs"], start_time=T0, client=client))
+    assert directory_tables(tmp_path) == loaded
+    # One project's keys failing keeps the api_keys table whole, as it was.
+    project = emulator.org.directory.projects[1].id
+    path = f"/organization/projects/{project}/api_keys"
+    emulator.faults.clear()
+    emulator.listing_faults[path] = Fault(status=500)
+    p.run(usage_source(["costs"], start_time=T0, client=client))
+    assert directory_tables(tmp_path)["api_keys"] == loaded["api_keys"]
+    # And once it can be read again, they are replaced as before (the keys' last use moved).
+    emulator.listing_faults.clear()
+    p.run(usage_source(["costs"], start_time=T0, client=client))
+    now = directory_tables(tmp_path)
+    assert now["api_keys"] != loaded["api_keys"]
+    directory = client.organization.directory()
+    assert [r[0] for r in now["api_keys"]] == sorted(k.id for k in directory.api_keys)
+    assert now["projects"] == loaded["projects"] and now["users"] == loaded["users"]

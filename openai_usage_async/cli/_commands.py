@@ -8,6 +8,7 @@ import collections
 import contextlib
 import csv
 import io
+import logging
 import os
 import re
 import sys
@@ -243,9 +244,10 @@ async def _gather_with_names(
 
 
 async def directory_or_none(client: AsyncUsageClient) -> Directory | None:
-    """The organization's directory; None, with a one-line note, if the key may not read it."""
+    """The organization's directory; None, with a one-line note, if the key may not read it
+    (and a one-line note when some project listings were left out)."""
     try:
-        return await client.organization.directory()
+        return await read_directory(client)
     except (errors.PermissionDeniedError, errors.NotFoundError) as exc:
         why = (
             "this key may read usage but not the organization directory (403)"
@@ -254,6 +256,38 @@ async def directory_or_none(client: AsyncUsageClient) -> Directory | None:
         )
         print(f"openai-usage: note: {why}, so IDs are shown without names", file=sys.stderr)
         return None
+
+
+async def read_directory(client: AsyncUsageClient) -> Directory:
+    """``client.organization.directory()``, its left-out listings told in one note line on
+    stderr instead of the library's log warning; the archived project's expected 400 is
+    not worth one."""
+    logger = logging.getLogger("openai_usage_async.directory")
+    logger.addFilter(_no_warnings)
+    try:
+        found = await client.organization.directory()
+    finally:
+        logger.removeFilter(_no_warnings)
+    unexpected = [s for s in found.skipped if not s.expected]
+    if unexpected:
+        what = {"api_keys": "the API keys", "service_accounts": "the service accounts"}
+        told = [
+            f"{what[s.listing]} of {s.project_id} "
+            f"({'no answer' if s.status_code is None else f'HTTP {s.status_code}'})"
+            for s in unexpected[:3]
+        ]
+        if len(unexpected) > 3:
+            told.append(f"{len(unexpected) - 3} more")
+        print(
+            f"openai-usage: note: the directory could not read {', '.join(told)}; "
+            "what they name is left out",
+            file=sys.stderr,
+        )
+    return found
+
+
+def _no_warnings(record: logging.LogRecord) -> bool:
+    return record.levelno < logging.WARNING
 
 
 def label(kind: str, key: str | None, directory: Directory | None) -> str:
@@ -529,7 +563,7 @@ async def directory(args: argparse.Namespace) -> int:
     # The file first: a path that cannot be written fails before any request.
     with atomic_output(args.output) as out:
         async with make_client(args) as client:
-            found = await client.organization.directory()
+            found = await read_directory(client)
         rows = directory_rows(found)
         if args.format == "table":
             kinds = {"project": ("Projects", "status"), "user": ("Users", "role")}

@@ -291,6 +291,12 @@ class Emulator:
     the buckets of the last ``revision_window_s`` seconds. ``directory_size=(projects,
     api_keys)`` grows the organization directory (:attr:`org` ``.directory``) to that many
     listed projects and API keys with synthetic projects that have no usage.
+    ``archived_project_error`` (default True) answers the archived project's
+    ``service_accounts`` with the 400 "project is archived" that the OpenAPI document
+    (2026-08-21) gives; False lists them, as older emulators did. ``listing_faults`` maps a
+    directory list's path (``"/organization/projects/<id>/api_keys"``, without ``/v1``)
+    to a :class:`Fault` that hits that one list alone (a ``"status"`` 404 or 500, a
+    ``"drop"``, ...), after the key is checked.
 
     Use it with :func:`run_emulator`, :func:`serve_in_thread`, ``async with`` (which sets
     :attr:`base_url`), or mount :attr:`app` yourself.
@@ -315,6 +321,8 @@ class Emulator:
         history_size: int = 10_000,
         cache_bytes: int = 32 << 20,
         directory_size: tuple[int, int] | None = None,
+        archived_project_error: bool = True,
+        listing_faults: Mapping[str, Fault] | None = None,
     ) -> None:
         if api_key is not None and not api_key:
             raise ValueError("api_key: must be a non-empty string or None")
@@ -332,6 +340,8 @@ class Emulator:
         self.in_progress = in_progress
         self.max_concurrent = max_concurrent
         self.rate_limit_retry_after_ms = rate_limit_retry_after_ms
+        self.archived_project_error = archived_project_error
+        self.listing_faults: dict[str, Fault] = dict(listing_faults or {})
         self.org = Organization(
             seed,
             clock=self.clock,
@@ -585,6 +595,16 @@ class Emulator:
         refusal, fault = await self._admit(endpoint, request)
         if refusal is not None:
             return refusal
+        planted = self.listing_faults.get(request.path.removeprefix(API_PREFIX))
+        if planted is not None and planted.check(endpoint, self._rng):
+            if planted.kind == "status":
+                return self._error(request, planted.status, headers=planted.headers())
+            if planted.kind == "drop":
+                return self._drop(request)
+            if planted.kind == "slow":
+                await asyncio.sleep(planted.delay_ms / 1000)
+            else:
+                fault = planted  # one that spoils the body
         try:
             query = parse_list_query(endpoint, request.query.items())
             page = self.org.directory.page(
@@ -592,6 +612,7 @@ class Emulator:
                 limit=query.limit,
                 after=query.after,
                 project_id=request.match_info.get("project_id"),
+                archived_error=self.archived_project_error,
                 now=int(self.clock()),
                 **query.options,
             )

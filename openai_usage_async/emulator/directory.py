@@ -16,13 +16,23 @@ two agree:
   archived (listed only with ``include_archived=true``, while its own ``api_keys`` and
   ``service_accounts`` routes still answer: :attr:`Directory.archived_project_id`);
 * each project also has one or two service accounts, each owning a key of its own that
-  no usage stream uses (``last_used_at`` null), so keys are owned both ways.
+  no usage stream uses (``last_used_at`` null), so keys are owned both ways;
+* the fields the service added later are there, some null: a project's ``residency``
+  and ``external_key_id``, a user's ``created``, ``projects``, nested ``user`` and
+  flags, one key's ``spend_limit``; and one key in usage whose owner has lost access to
+  its project (``owner_project_access: "inactive"``, :attr:`Directory.inactive_api_key_id`),
+  which a project's ``api_keys`` list shows only when asked for ``owner_project_access``
+  ``inactive`` or ``any``, as the service's membership rules hide it by default.
+
+An archived project's ``service_accounts`` route answers 400 "project is archived", as
+the OpenAPI document (2026-08-21) says; its ``api_keys`` route still lists its keys.
 
 The directory has its own random generator, seeded from the organization's seed: the
 usage streams (and every number the usage endpoints serve) are the same with or without
-it. ``size=(projects, api_keys)`` grows it for benchmarks with synthetic projects that
-have no usage, drawn from yet another generator, so the base directory stays the same
-at any size.
+it. The later fields come from generators of their own (per object, or per choice), so
+adding them moved nothing drawn before. ``size=(projects, api_keys)`` grows it for
+benchmarks with synthetic projects that have no usage, drawn from yet another generator,
+so the base directory stays the same at any size.
 
 Lists are in the service's order, oldest first (``created_at``, ``added_at``; then
 ``id``), and page with ``limit`` and ``after`` (the ID of the previous page's last
@@ -32,6 +42,8 @@ object). :meth:`Directory.page` cuts the pages; it is pure, and raises
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import itertools
 import random
 import re
@@ -134,7 +146,7 @@ _ACCOUNT_ROLES: Final = ("backend", "worker", "ci", "batch", "cron", "ingest")
 class DirectoryError(Exception):
     """A directory request the service refuses: ``status`` 400 or 404, naming ``param``."""
 
-    def __init__(self, status: int, param: str, message: str) -> None:
+    def __init__(self, status: int, param: str | None, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.param = param
@@ -149,6 +161,8 @@ class DirectoryProject:
     name: str
     created_at: int
     archived_at: int | None = None
+    residency: str | None = None
+    external_key_id: str | None = None
 
     @property
     def status(self) -> Literal["active", "archived"]:
@@ -162,28 +176,28 @@ class DirectoryProject:
             "created_at": self.created_at,
             "archived_at": self.archived_at,
             "status": self.status,
+            "external_key_id": self.external_key_id,
+            "residency": self.residency,
         }
 
 
 @dataclass(frozen=True, slots=True)
 class DirectoryUser:
-    """An ``organization.user``."""
+    """An ``organization.user``: the list's fields that depend on the user alone (its
+    ``projects`` and ``api_key_last_used_at`` come from its keys: :meth:`Directory.user_json`).
+    """
 
     id: str
     name: str
     email: str
     role: Literal["owner", "reader"]
     added_at: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "organization.user",
-            "name": self.name,
-            "email": self.email,
-            "role": self.role,
-            "added_at": self.added_at,
-        }
+    created: int | None = None
+    is_default: bool = False
+    is_scale_tier_authorized_purchaser: bool = False
+    developer_persona: str | None = None
+    technical_level: str | None = None
+    picture: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +239,9 @@ class DirectoryApiKey:
     owner_role: Literal["owner", "member"]
     used: bool
     idle_hours: int = 0
+    owner_project_access: Literal["active", "inactive"] = "active"
+    #: ``(threshold_amount in cents, enforcement status)`` of a hard spend limit.
+    spend_limit: tuple[int, Literal["inactive", "enforcing"]] | None = None
 
     def last_used_at(self, now: int) -> int | None:
         if not self.used:
@@ -268,6 +285,7 @@ class Directory:
         service_accounts: Sequence[DirectoryServiceAccount],
         deleted_api_key: DirectoryApiKey,
         archived_project_id: str,
+        inactive_api_key_id: str,
     ) -> None:
         self._projects = _ordered(projects, lambda p: (p.created_at, p.id))
         self._users = _ordered(users, lambda u: (u.added_at, u.id))
@@ -290,6 +308,13 @@ class Directory:
         self.deleted_api_key_id = deleted_api_key.id
         #: The ID of the archived project (listed only with ``include_archived=true``).
         self.archived_project_id = archived_project_id
+        #: The ID of the key in usage whose owner lost access to its project (listed only
+        #: with ``owner_project_access`` ``inactive`` or ``any``).
+        self.inactive_api_key_id = inactive_api_key_id
+        self._keys_of_user: dict[str, list[DirectoryApiKey]] = {u.id: [] for u in users}
+        for key in api_keys:
+            if key.owner_type == "user":
+                self._keys_of_user[key.owner_id].append(key)
 
     def __repr__(self) -> str:
         return (
@@ -336,6 +361,46 @@ class Directory:
 
     # -- what the routes answer -----------------------------------------------------------
 
+    def user_json(self, user: DirectoryUser, now: int) -> dict[str, Any]:
+        keys = self._keys_of_user[user.id]
+        used = [t for t in (k.last_used_at(now) for k in keys) if t is not None]
+        roles: dict[str, str] = {}
+        for key in keys:
+            if key.owner_project_access == "active":
+                roles.setdefault(key.project_id, key.owner_role)
+        memberships = [
+            {"id": p.id, "name": p.name, "role": roles[p.id]}
+            for p in self.projects
+            if p.id in roles
+        ]
+        return {
+            "id": user.id,
+            "object": "organization.user",
+            "name": user.name,
+            "email": user.email,
+            "role": user.role,
+            "added_at": user.added_at,
+            "created": user.created,
+            "api_key_last_used_at": max(used, default=None),
+            "is_default": user.is_default,
+            "is_service_account": False,
+            "is_scim_managed": False,
+            "is_scale_tier_authorized_purchaser": user.is_scale_tier_authorized_purchaser,
+            "developer_persona": user.developer_persona,
+            "technical_level": user.technical_level,
+            "projects": {"object": "list", "data": memberships},
+            "user": {
+                "id": user.id,
+                "object": "user",
+                "name": user.name,
+                "email": user.email,
+                "picture": user.picture,
+                "enabled": True,
+                "banned": False,
+                "banned_at": None,
+            },
+        }
+
     def api_key_json(self, key: DirectoryApiKey, now: int) -> dict[str, Any]:
         owner: dict[str, Any]
         if key.owner_type == "user":
@@ -369,8 +434,9 @@ class Directory:
             "created_at": key.created_at,
             "last_used_at": key.last_used_at(now),
             "expires_at": None,
-            "owner_project_access": "active",
+            "owner_project_access": key.owner_project_access,
             "owner": owner,
+            "spend_limit": None if key.spend_limit is None else _spend_limit(*key.spend_limit),
         }
 
     def page(
@@ -382,12 +448,17 @@ class Directory:
         project_id: str | None = None,
         include_archived: bool = False,
         emails: Collection[str] = (),
-        owner_project_access: str = "any",
+        owner_project_access: str | None = None,
+        archived_error: bool = True,
         now: int = 0,
     ) -> dict[str, Any]:
         """One list page of ``endpoint`` (a name in :data:`DIRECTORY_ENDPOINTS`).
 
         ``after`` must be an ID of the list (of any object in it, filtered out or not).
+        ``owner_project_access`` left out (None) lists the keys whose owner has access,
+        as the service's membership rules do. ``archived_error``: the archived project's
+        service accounts are a 400 "project is archived" (the service's documented
+        answer), else listed.
         """
         keep: Callable[[Any], bool] | None = None
         render: Callable[[Any], dict[str, Any]]
@@ -404,19 +475,26 @@ class Directory:
                 def keep(user: DirectoryUser) -> bool:
                     return user.email.lower() in wanted
 
-            render = DirectoryUser.to_json
+            def render(user: DirectoryUser) -> dict[str, Any]:
+                return self.user_json(user, now)
+
         else:
             if project_id is None or project_id not in self._keys:
                 raise DirectoryError(404, "project_id", f"No such project: '{project_id}'")
             if endpoint == "project_api_keys":
                 listing = self._keys[project_id]
-                if owner_project_access == "inactive":  # every owner here has access
-                    keep = _never
+                if owner_project_access != "any":
+                    access = owner_project_access or "active"
+
+                    def keep(key: DirectoryApiKey) -> bool:
+                        return key.owner_project_access == access
 
                 def render(key: DirectoryApiKey) -> dict[str, Any]:
                     return self.api_key_json(key, now)
 
             elif endpoint == "project_service_accounts":
+                if archived_error and project_id == self.archived_project_id:
+                    raise DirectoryError(400, None, f"Project '{project_id}' is archived.")
                 listing = self._accounts[project_id]
                 render = DirectoryServiceAccount.to_json
             else:
@@ -450,8 +528,13 @@ def _is_active(project: DirectoryProject) -> bool:
     return project.archived_at is None
 
 
-def _never(_: object) -> bool:
-    return False
+def _spend_limit(threshold_amount: int, status: str) -> dict[str, Any]:
+    return {
+        "threshold_amount": threshold_amount,
+        "currency": "USD",
+        "interval": "month",
+        "enforcement": {"status": status},
+    }
 
 
 # -- drawing the directory ------------------------------------------------------------------
@@ -615,6 +698,14 @@ def build_directory(
     deleted = rng.choice(candidates)
     drawer.keys.remove(deleted)
 
+    # The later fields, from generators of their own: nothing above moves.
+    later = random.Random(f"directory-later-{seed}")
+    project_objects = _project_details(later, project_objects)
+    user_objects = [_user_details(seed, u, founder=i == 0) for i, u in enumerate(user_objects)]
+    drawer.users = {u.id: u for u in user_objects}
+    inactive = _inactive_key(later, drawer.keys, archived.id)
+    _spend_limited(later, drawer.keys, inactive)
+
     if size is not None:
         _grow(seed, drawer, project_objects, size)
     return Directory(
@@ -624,7 +715,72 @@ def build_directory(
         service_accounts=drawer.accounts,
         deleted_api_key=deleted,
         archived_project_id=archived.id,
+        inactive_api_key_id=inactive,
     )
+
+
+_PERSONAS: Final = ("engineer", "data_scientist", "product_manager", "researcher")
+_LEVELS: Final = ("beginner", "intermediate", "advanced")
+
+
+def _project_details(
+    rng: random.Random, projects: list[DirectoryProject]
+) -> list[DirectoryProject]:
+    """Residency for every project but the oldest (made before the field existed); one
+    project in the EU, with an encryption key of the organization's own."""
+    oldest = min(projects, key=lambda p: (p.created_at, p.id))
+    eu = rng.choice([p for p in projects if p is not oldest])
+    out = []
+    for p in projects:
+        if p is oldest:
+            out.append(p)
+        elif p is eu:
+            out.append(
+                dataclasses.replace(
+                    p, residency="EU_STORAGE_PROCESSING", external_key_id=_ident(rng, "ekey_", 24)
+                )
+            )
+        else:
+            out.append(dataclasses.replace(p, residency="GLOBAL"))
+    return out
+
+
+def _user_details(seed: int, user: DirectoryUser, *, founder: bool) -> DirectoryUser:
+    rng = random.Random(f"directory-user-{seed}-{user.id}")
+    created = user.added_at - rng.randrange(400 * _DAY) if rng.random() < 0.8 else None
+    persona = rng.choice(_PERSONAS) if rng.random() < 0.5 else None
+    level = rng.choice(_LEVELS) if rng.random() < 0.5 else None
+    digest = _ident(rng, "", 32).lower()
+    picture = f"https://s.gravatar.com/avatar/{digest}?s=480" if rng.random() < 0.6 else None
+    return dataclasses.replace(
+        user,
+        created=created,
+        is_default=founder,
+        is_scale_tier_authorized_purchaser=founder,
+        developer_persona=persona,
+        technical_level=level,
+        picture=picture,
+    )
+
+
+def _inactive_key(rng: random.Random, keys: list[DirectoryApiKey], archived_id: str) -> str:
+    """Mark one key in usage as owned by someone who lost access to its project: a user
+    with no other key there. Returns its ID."""
+    owners = collections.Counter((k.project_id, k.owner_id) for k in keys)
+    candidates = [
+        k
+        for k in keys
+        if k.used and k.project_id != archived_id and owners[k.project_id, k.owner_id] == 1
+    ]
+    chosen = rng.choice(candidates)
+    keys[keys.index(chosen)] = dataclasses.replace(chosen, owner_project_access="inactive")
+    return chosen.id
+
+
+def _spend_limited(rng: random.Random, keys: list[DirectoryApiKey], inactive: str) -> None:
+    """One key with a hard spend limit ($500 a month, not reached)."""
+    chosen = rng.choice([k for k in keys if k.used and k.id != inactive])
+    keys[keys.index(chosen)] = dataclasses.replace(chosen, spend_limit=(50_000, "inactive"))
 
 
 def _grow(

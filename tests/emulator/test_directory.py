@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import openai
 import pytest
 from openai import AsyncOpenAI
 
@@ -18,6 +19,8 @@ from tests.helpers import DAY, HOUR, NOW, TEST_KEY, Params, buckets_of, fetch_al
 
 # Big enough that a project list crosses the default page (20) and the largest (100).
 BIG = (130, 450)
+#: Every enabled key of a project, whatever its owner's access.
+ANY = [("owner_project_access", "any")]
 
 
 @pytest.fixture
@@ -84,11 +87,12 @@ async def test_every_list_pages_exactly_once_through(
     d = big.org.directory
     assert len(d.projects) == 130
     busiest = max(d.projects, key=lambda p: len(d.api_keys_of(p.id)))
-    with_accounts = max(d.projects, key=lambda p: len(d.service_accounts_of(p.id)))
+    active = [p for p in d.projects if p.archived_at is None]  # archived: a 400
+    with_accounts = max(active, key=lambda p: len(d.service_accounts_of(p.id)))
     cases: list[tuple[str, Params, list[str]]] = [
         ("/organization/projects", [("include_archived", "true")], [p.id for p in d.projects]),
         ("/organization/users", [], [u.id for u in d.users]),
-        (keys_path(busiest.id), [], [k.id for k in d.api_keys_of(busiest.id)]),
+        (keys_path(busiest.id), ANY, [k.id for k in d.api_keys_of(busiest.id)]),
         (
             accounts_path(with_accounts.id),
             [],
@@ -155,9 +159,19 @@ async def test_archived_projects_only_with_include_archived(
     )
     assert status == 200
     assert [p["id"] for p in page["data"]] == every[position + 1 :]
-    # Its own routes still answer.
-    keys = ids_of(await list_all(http, emulator, keys_path(archived)))
+    # Its keys are still listed; its service accounts are the service's documented 400
+    # (OpenAPI 2026-08-21), unless the emulator is asked for the old answer.
+    keys = ids_of(await list_all(http, emulator, keys_path(archived), ANY))
     assert keys == [k.id for k in d.api_keys_of(archived)] and len(keys) >= 2
+    status, body = await get(http, emulator, accounts_path(archived))
+    assert status == 400
+    assert body["error"] == {
+        "message": f"Project '{archived}' is archived.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+    emulator.archived_project_error = False
     accounts = ids_of(await list_all(http, emulator, accounts_path(archived)))
     assert accounts == [a.id for a in d.service_accounts_of(archived)] and len(accounts) >= 1
 
@@ -173,20 +187,109 @@ async def test_emails_filter(emulator: Emulator, http: aiohttp.ClientSession) ->
         assert len(pages) == (2 if limit == "1" else 1)
     status, page = await get(http, emulator, "/organization/users", [("emails", a.email.upper())])
     assert status == 200
-    assert page["data"] == [
-        {
-            "id": a.id,
-            "object": "organization.user",
-            "name": a.name,
-            "email": a.email,
-            "role": a.role,
-            "added_at": a.added_at,
-        }
-    ]
+    [shown] = page["data"]
+    assert {k: shown[k] for k in ("id", "object", "name", "email", "role", "added_at")} == {
+        "id": a.id,
+        "object": "organization.user",
+        "name": a.name,
+        "email": a.email,
+        "role": a.role,
+        "added_at": a.added_at,
+    }
+    assert shown == emulator.org.directory.user_json(a, NOW)
     pages = await list_all(
         http, emulator, "/organization/users", [("emails", a.email), ("emails", "x@y.z")]
     )
     assert ids_of(pages) == [a.id]
+
+
+@pytest.mark.parametrize(
+    ("access", "shown"),
+    [(None, "active"), ("active", "active"), ("inactive", "inactive"), ("any", "both")],
+)
+async def test_owner_project_access_filters_keys(
+    emulator: Emulator, http: aiohttp.ClientSession, access: str | None, shown: str
+) -> None:
+    d = emulator.org.directory
+    inactive = d.api_key(d.inactive_api_key_id)
+    assert inactive is not None and inactive.owner_project_access == "inactive"
+    every = [k.id for k in d.api_keys_of(inactive.project_id)]
+    expected = {
+        "active": [k for k in every if k != inactive.id],
+        "inactive": [inactive.id],
+        "both": every,
+    }[shown]
+    params = [] if access is None else [("owner_project_access", access)]
+    # Paged one by one, so a filtered-out key is skipped across pages too.
+    pages = await list_all(
+        http, emulator, keys_path(inactive.project_id), [*params, ("limit", "1")]
+    )
+    assert ids_of(pages) == expected
+    for key in (x for p in pages for x in p["data"]):
+        assert key["owner_project_access"] == ("inactive" if key["id"] == inactive.id else "active")
+    # The key is one that usage carries: without `any`, its name would go missing.
+    assert inactive.used and inactive.owner_type == "user"
+
+
+async def test_listing_faults_hit_one_project_alone(
+    emulator: Emulator, http: aiohttp.ClientSession
+) -> None:
+    one, other = [p.id for p in emulator.org.directory.projects if p.archived_at is None][:2]
+    emulator.listing_faults[keys_path(one)] = Fault(status=404)
+    emulator.listing_faults[accounts_path(one)] = Fault(status=500, first=1)
+    status, body = await get(http, emulator, keys_path(one))
+    assert status == 404 and body["error"]["type"] == "invalid_request_error"
+    status, body = await get(http, emulator, accounts_path(one))
+    assert status == 500 and body["error"]["type"] == "server_error"
+    status, _ = await get(http, emulator, accounts_path(one))  # `first=1`: once only
+    assert status == 200
+    for path in (keys_path(other), accounts_path(other), "/organization/projects"):
+        status, _ = await get(http, emulator, path)
+        assert status == 200
+    # After the key is checked, as the service would.
+    assert emulator.base_url is not None
+    async with aiohttp.ClientSession() as anonymous:
+        async with anonymous.get(emulator.base_url + keys_path(one)) as response:
+            assert response.status == 401
+    emulator.listing_faults[keys_path(one)] = Fault(kind="drop")
+    with pytest.raises(aiohttp.ClientError):
+        await get(http, emulator, keys_path(one))
+
+
+async def test_later_fields_are_served_some_null(
+    emulator: Emulator, http: aiohttp.ClientSession
+) -> None:
+    d = emulator.org.directory
+    pages = await list_all(http, emulator, "/organization/projects", [("include_archived", "true")])
+    projects = [x for p in pages for x in p["data"]]
+    assert {p["residency"] for p in projects} == {None, "GLOBAL", "EU_STORAGE_PROCESSING"}
+    [eu] = [p for p in projects if p["residency"] == "EU_STORAGE_PROCESSING"]
+    assert re.fullmatch(r"ekey_[A-Za-z0-9]{24}", eu["external_key_id"])
+    assert [p["external_key_id"] for p in projects].count(None) == len(projects) - 1
+    users = [x for p in await list_all(http, emulator, "/organization/users") for x in p["data"]]
+    assert [u["is_default"] for u in users] == [True] + [False] * (len(users) - 1)
+    assert {u["is_service_account"] for u in users} == {False}
+    assert {u["created"] is None for u in users} == {True, False}
+    assert all(u["created"] is None or u["created"] <= u["added_at"] for u in users)
+    assert {u["developer_persona"] is None for u in users} == {True, False}
+    assert {u["user"]["picture"] is None for u in users} == {True, False}
+    for user in users:
+        assert user["user"]["id"] == user["id"] and user["user"]["email"] == user["email"]
+        keys = [k for k in d.api_keys if k.owner_type == "user" and k.owner_id == user["id"]]
+        member = {k.project_id for k in keys if k.owner_project_access == "active"}
+        assert {p["id"] for p in user["projects"]["data"]} == member
+        used = [t for t in (k.last_used_at(NOW) for k in keys) if t is not None]
+        assert user["api_key_last_used_at"] == max(used, default=None)
+    limited = [k for k in d.api_keys if k.spend_limit is not None]
+    assert len(limited) == 1
+    page = await list_all(http, emulator, keys_path(limited[0].project_id), ANY)
+    [key] = [x for p in page for x in p["data"] if x["id"] == limited[0].id]
+    assert key["spend_limit"] == {
+        "threshold_amount": 50_000,
+        "currency": "USD",
+        "interval": "month",
+        "enforcement": {"status": "inactive"},
+    }
 
 
 # -- agreement with usage -----------------------------------------------------------------
@@ -223,7 +326,7 @@ async def test_every_usage_id_resolves_but_the_two_on_purpose(
     }
     keys: dict[str, tuple[str, dict[str, Any]]] = {}
     for project_id in every:
-        for page in await list_all(http, emulator, keys_path(project_id)):
+        for page in await list_all(http, emulator, keys_path(project_id), ANY):
             for key in page["data"]:
                 assert key["id"] not in keys
                 keys[key["id"]] = (project_id, key)
@@ -263,8 +366,9 @@ async def test_key_objects_never_show_a_full_key(
 ) -> None:
     d = emulator.org.directory
     seen = 0
+    access = []
     for project in d.projects:
-        for page in await list_all(http, emulator, keys_path(project.id)):
+        for page in await list_all(http, emulator, keys_path(project.id), ANY):
             for key in page["data"]:
                 seen += 1
                 prefix = "sk-proj-" if key["owner"]["type"] == "user" else "sk-svcacct-"
@@ -272,12 +376,13 @@ async def test_key_objects_never_show_a_full_key(
                     re.escape(prefix) + r"[A-Za-z0-9]{2}\.\.\.[A-Za-z0-9]{4}", key["redacted_value"]
                 )
                 assert key["expires_at"] is None
-                assert key["owner_project_access"] == "active"
+                access.append((key["owner_project_access"], key["id"]))
                 assert key["object"] == "organization.project.api_key"
                 if key["last_used_at"] is not None:  # a recent hour, by the pinned clock
                     assert key["last_used_at"] % HOUR == 0
                     assert NOW - 48 * HOUR < key["last_used_at"] <= NOW
     assert seen == len(d.api_keys) > 10
+    assert [i for a, i in access if a != "active"] == [d.inactive_api_key_id]
 
 
 def test_directory_names_are_distinct_and_the_directory_deterministic() -> None:
@@ -414,7 +519,7 @@ async def test_an_unknown_project_is_a_404(
 async def test_routes_share_auth_faults_and_recording(
     emulator: Emulator, http: aiohttp.ClientSession
 ) -> None:
-    project = emulator.org.directory.projects[0].id
+    project = next(p.id for p in emulator.org.directory.projects if p.archived_at is None)
     emulator.faults[:] = [
         Fault(status=503, first=1, endpoints=frozenset({"projects"}), retry_after_ms=7),
         Fault(kind="early_end", keep=1, endpoints=frozenset({"project_api_keys"})),
@@ -424,7 +529,11 @@ async def test_routes_share_auth_faults_and_recording(
     status, body = await get(http, emulator, "/organization/projects")
     assert status == 200 and len(body["data"]) == 4
     status, body = await get(http, emulator, keys_path(project))
-    first = emulator.org.directory.api_keys_of(project)[0].id
+    first = next(
+        k.id
+        for k in emulator.org.directory.api_keys_of(project)
+        if k.owner_project_access == "active"
+    )
     assert status == 200
     assert [k["id"] for k in body["data"]] == [first]
     assert (body["first_id"], body["last_id"], body["has_more"]) == (first, first, False)
@@ -502,8 +611,13 @@ async def test_official_sdk_autopages_the_same_objects(
 
     owners = set()
     for project in projects:
-        keys = [k async for k in org.projects.api_keys.list(project.id, **extra)]
-        same(keys, await list_all(http, emulator, keys_path(project.id), query))
+        keys = [
+            k
+            async for k in org.projects.api_keys.list(
+                project.id, owner_project_access="any", **extra
+            )
+        ]
+        same(keys, await list_all(http, emulator, keys_path(project.id), [*query, *ANY]))
         for key in keys:
             owners.add(key.owner.type)
             if key.owner.type == "user":
@@ -514,6 +628,10 @@ async def test_official_sdk_autopages_the_same_objects(
                 assert key.owner.service_account is not None and key.owner.user is None
                 account = emulator.org.directory.service_account(key.owner.service_account.id)
                 assert account is not None and key.owner.service_account.name == account.name
+        if project.status == "archived":
+            with pytest.raises(openai.BadRequestError, match="is archived"):
+                await org.projects.service_accounts.list(project.id, **extra)
+            continue
         accounts = [a async for a in org.projects.service_accounts.list(project.id, **extra)]
         same(accounts, await list_all(http, emulator, accounts_path(project.id), query))
         assert [a.id for a in accounts] == [

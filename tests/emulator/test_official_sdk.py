@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import collections
+import json
 import typing
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import msgspec
+import openai
+import pydantic
 import pytest
 from openai import AsyncOpenAI
+from openai.types.admin.organization import OrganizationUser, Project, organization_user
+from openai.types.admin.organization import project_api_key_spend_limit as spend_limit
+from openai.types.admin.organization.projects import ProjectServiceAccount, project_api_key
 
 from openai_usage_async._sansio.endpoints import ENDPOINTS
+from openai_usage_async._sansio.organization import DIRECTORY_DECODERS
 from openai_usage_async.emulator import Emulator
-from tests.helpers import DAY, NOW, TEST_KEY, buckets_of, fetch_all
+from tests.helpers import DAY, NOW, TEST_KEY, Params, buckets_of, fetch_all
 
 
 @pytest.fixture
@@ -87,3 +96,165 @@ async def test_sdk_parses_every_page(
     # The SDK sends group_by as group_by[]=...: the emulator saw that spelling.
     by_sdk = [r for r in emulator.requests if r.headers["user-agent"].startswith("AsyncOpenAI/")]
     assert any(k == "group_by[]" for r in by_sdk for k, _ in r.query)
+
+
+# -- the directory's lists ---------------------------------------------------------------------
+
+#: Every model of the SDK's directory objects, nested ones included: the emulator serves
+#: every field of each (some null), and the SDK reads back what it served.
+SDK_DIRECTORY_MODELS: tuple[type[pydantic.BaseModel], ...] = (
+    Project,
+    OrganizationUser,
+    organization_user.Projects,
+    organization_user.ProjectsData,
+    organization_user.User,
+    project_api_key.ProjectAPIKey,
+    project_api_key.Owner,
+    project_api_key.OwnerUser,
+    project_api_key.OwnerServiceAccount,
+    spend_limit.ProjectAPIKeySpendLimit,
+    spend_limit.Enforcement,
+    ProjectServiceAccount,
+)
+#: The fields this round added to our models: served both null and not.
+LATER_FIELDS = {
+    Project: {"external_key_id", "residency"},
+    OrganizationUser: {"created", "api_key_last_used_at", "developer_persona", "technical_level"},
+    organization_user.User: {"picture"},
+    project_api_key.ProjectAPIKey: {"spend_limit"},
+}
+#: Our decoder for each list the SDK reads.
+OUR_KIND = {
+    "projects": "projects",
+    "users": "users",
+    "keys": "api_keys",
+    "accounts": "service_accounts",
+}
+
+
+async def raw_pages(
+    http: aiohttp.ClientSession, emu: Emulator, path: str, params: Params
+) -> list[dict[str, Any]]:
+    assert emu.base_url is not None
+    pages: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        query = [*params, *([("after", after)] if after else [])]
+        async with http.get(emu.base_url + path, params=query) as response:
+            assert response.status == 200, await response.text()
+            page = json.loads(await response.read())
+        pages.append(page)
+        if not page["has_more"]:
+            return pages
+        after = page["last_id"]
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+class Served:
+    """What the SDK read, per model: the fields it was sent, and those it saw non-null."""
+
+    def __init__(self) -> None:
+        self.fields: dict[type, set[str]] = collections.defaultdict(set)
+        self.non_null: dict[type, set[str]] = collections.defaultdict(set)
+        self.null: dict[type, set[str]] = collections.defaultdict(set)
+
+    def check(self, obj: pydantic.BaseModel, raw: dict[str, Any]) -> None:
+        """The SDK knows every field sent, at every depth, and reads back the same values."""
+        assert not obj.model_extra, (type(obj).__name__, obj.model_extra)
+        assert obj.model_dump(mode="json", exclude_unset=True) == raw
+        cls = type(obj)
+        self.fields[cls] |= set(raw)
+        for name, value in raw.items():
+            (self.null if value is None else self.non_null)[cls].add(name)
+            child = getattr(obj, name)
+            if isinstance(child, pydantic.BaseModel):
+                self.check(child, value)
+            elif isinstance(child, list):
+                for item, raw_item in zip(child, value, strict=True):
+                    if isinstance(item, pydantic.BaseModel):
+                        self.check(item, raw_item)
+
+
+async def test_sdk_parses_every_directory_page(
+    emulator: Emulator, http: aiohttp.ClientSession, sdk: AsyncOpenAI
+) -> None:
+    org = sdk.admin.organization
+    served = Served()
+    pages_read = 0
+
+    async def compare(kind: str, paginator: Any, path: str, params: Params) -> None:
+        nonlocal pages_read
+        raw = await raw_pages(http, emulator, path, params)
+        page = await paginator
+        for raw_page in raw:
+            assert [o.id for o in page.data] == [x["id"] for x in raw_page["data"]]
+            for obj, x in zip(page.data, raw_page["data"], strict=True):
+                served.check(obj, x)
+            # Our models keep every field the SDK does, with the same values.
+            ours = DIRECTORY_DECODERS[OUR_KIND[kind]].decode(json.dumps(raw_page).encode())
+            theirs = [_strip(o.model_dump(mode="json")) for o in page.data]
+            mine = [_strip(msgspec.to_builtins(o)) for o in ours.data]
+            assert mine == theirs
+            pages_read += 1
+            if raw_page is not raw[-1]:
+                assert page.has_next_page()
+                page = await page.get_next_page()
+        assert not page.has_next_page()
+
+    for limit in (None, 2):
+        given: dict[str, Any] = {} if limit is None else {"limit": limit}
+        query: list[tuple[str, str]] = [] if limit is None else [("limit", str(limit))]
+        for archived in (False, True):
+            await compare(
+                "projects",
+                org.projects.list(include_archived=archived, **given),
+                "/organization/projects",
+                [*query, ("include_archived", str(archived).lower())],
+            )
+        await compare("users", org.users.list(**given), "/organization/users", query)
+    users = emulator.org.directory.users
+    emails = [users[1].email, users[3].email]
+    await compare(
+        "users",
+        org.users.list(emails=emails, limit=1),
+        "/organization/users",
+        [*(("emails[]", e) for e in emails), ("limit", "1")],
+    )
+    for project in emulator.org.directory.projects:
+        keys = f"/organization/projects/{project.id}/api_keys"
+        for access in (None, "active", "inactive", "any"):
+            own: dict[str, Any] = {} if access is None else {"owner_project_access": access}
+            params = [] if access is None else [("owner_project_access", access)]
+            await compare(
+                "keys",
+                org.projects.api_keys.list(project.id, limit=2, **own),
+                keys,
+                [*params, ("limit", "2")],
+            )
+        accounts = f"/organization/projects/{project.id}/service_accounts"
+        if project.archived_at is not None:
+            with pytest.raises(openai.BadRequestError, match="is archived") as refused:
+                await org.projects.service_accounts.list(project.id)
+            assert refused.value.status_code == 400
+            continue
+        await compare(
+            "accounts",
+            org.projects.service_accounts.list(project.id, limit=1),
+            accounts,
+            [("limit", "1")],
+        )
+    assert pages_read > 40
+    # Every field of every SDK model was served at least once ...
+    for model in SDK_DIRECTORY_MODELS:
+        assert served.fields[model] == set(model.model_fields), model.__name__
+    # ... and the later ones both set and null.
+    for model, names in LATER_FIELDS.items():
+        assert names <= served.non_null[model], model.__name__
+        assert names <= served.null[model], model.__name__

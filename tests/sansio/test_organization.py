@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 import pytest
 
+from openai_usage_async import errors
 from openai_usage_async._sansio.organization import (
     DIRECTORY_DECODERS,
     ListCursor,
     ListPage,
     check_limit,
+    check_owner_project_access,
     check_project_id,
+    skipped_listing,
 )
 from openai_usage_async.errors import APIResponseValidationError
 from openai_usage_async.models import (
+    ApiKeySpendLimit,
     CompletionsResult,
     CostAmount,
     CostsResult,
@@ -21,6 +27,8 @@ from openai_usage_async.models import (
     OrganizationUser,
     Project,
     ProjectApiKey,
+    SkippedListing,
+    SpendLimitEnforcement,
     UsageBucket,
     to_rows,
 )
@@ -200,3 +208,158 @@ def test_rows_without_id_columns_get_no_name_columns() -> None:
     [row] = to_rows([bucket], directory=DIRECTORY)
     assert row["project_name"] is None and "user_email" in row and "api_key_name" in row
     assert DIRECTORY.project_name(None) is None
+
+
+def test_later_upstream_fields_decode() -> None:
+    """The fields of SDK 3.63's models that the client used to drop."""
+    projects = {
+        "data": [
+            {
+                "id": "proj_1",
+                "object": "organization.project",
+                "created_at": 1,
+                "external_key_id": "ekey_1",
+                "residency": "EU_STORAGE_PROCESSING",
+            },
+            {"id": "proj_2", "residency": "MARS_STORAGE"},  # a region added later: kept
+        ]
+    }
+    eu, mars = DIRECTORY_DECODERS["projects"].decode(msgspec.json.encode(projects)).data
+    assert (eu.external_key_id, eu.residency) == ("ekey_1", "EU_STORAGE_PROCESSING")
+    assert (mars.external_key_id, mars.residency) == (None, "MARS_STORAGE")
+    user = {
+        "id": "user-1",
+        "object": "organization.user",
+        "added_at": 5,
+        "created": 4,
+        "api_key_last_used_at": 6,
+        "developer_persona": "engineer",
+        "technical_level": "advanced",
+        "is_default": True,
+        "is_service_account": False,
+        "is_scim_managed": False,
+        "is_scale_tier_authorized_purchaser": True,
+        "projects": {"object": "list", "data": [{"id": "proj_1", "name": "A", "role": "owner"}]},
+        "user": {
+            "id": "user-1",
+            "object": "user",
+            "name": "Ada",
+            "email": "ada@example.com",
+            "picture": None,
+            "enabled": True,
+            "banned": False,
+            "banned_at": None,
+        },
+    }
+    [got] = DIRECTORY_DECODERS["users"].decode(msgspec.json.encode({"data": [user]})).data
+    assert {k: v for k, v in got.to_dict().items() if k not in user} == {
+        "name": None,
+        "email": None,
+        "role": None,
+    }
+    assert {k: v for k, v in got.to_dict().items() if k in user} == user  # every field kept
+    assert got.projects is not None and got.projects.data[0].role == "owner"
+    assert got.user is not None and got.user.enabled is True
+    assert (got.created, got.is_service_account, got.is_default) == (4, False, True)
+    key = {
+        "id": "key_1",
+        "spend_limit": {
+            "threshold_amount": 12_345,
+            "currency": "USD",
+            "interval": "month",
+            "enforcement": {"status": "enforcing"},
+        },
+    }
+    [limited] = DIRECTORY_DECODERS["api_keys"].decode(msgspec.json.encode({"data": [key]})).data
+    assert limited.spend_limit == ApiKeySpendLimit(
+        threshold_amount=12_345, enforcement=SpendLimitEnforcement(status="enforcing")
+    )
+    assert limited.spend_limit.threshold_usd == 123.45  # cents to dollars
+    assert limited.spend_limit.to_dict() == key["spend_limit"]
+    [plain] = DIRECTORY_DECODERS["api_keys"].decode(b'{"data": [{"id": "key_2"}]}').data
+    assert plain.spend_limit is None
+
+
+@pytest.mark.parametrize("value", [None, "active", "inactive", "any"])
+def test_owner_project_access_is_checked(value: str | None) -> None:
+    assert check_owner_project_access(value) == value
+
+
+@pytest.mark.parametrize("bad", ["all", "Any", "", 0, ["any"]])
+def test_a_bad_owner_project_access_names_the_argument(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"^owner_project_access: expected one of 'active'"):
+        check_owner_project_access(bad)
+
+
+def status_error(cls: type[errors.APIStatusError], status: int) -> errors.APIStatusError:
+    return cls(f"HTTP {status}", status_code=status, request_id="req_1")
+
+
+ARCHIVED = Project(id="proj_old", status="archived", archived_at=9)
+ACTIVE = Project(id="proj_new", status="active")
+
+
+@pytest.mark.parametrize(
+    ("project", "listing", "exc", "status", "expected"),
+    [
+        (ARCHIVED, "service_accounts", status_error(errors.BadRequestError, 400), 400, True),
+        # Archived by the time stamp alone (an older document without `status`).
+        (
+            Project(id="proj_x", archived_at=9),
+            "service_accounts",
+            status_error(errors.BadRequestError, 400),
+            400,
+            True,
+        ),
+        (ARCHIVED, "api_keys", status_error(errors.BadRequestError, 400), 400, False),
+        (ACTIVE, "service_accounts", status_error(errors.BadRequestError, 400), 400, False),
+        (ACTIVE, "api_keys", status_error(errors.NotFoundError, 404), 404, False),
+        (ACTIVE, "api_keys", status_error(errors.InternalServerError, 503), 503, False),
+        (ACTIVE, "api_keys", status_error(errors.RateLimitError, 429), 429, False),
+        (ACTIVE, "api_keys", errors.APIConnectionError(), None, False),
+        (ACTIVE, "api_keys", errors.APITimeoutError(), None, False),
+        (ACTIVE, "api_keys", errors.APIResponseValidationError("not a list"), None, False),
+    ],
+)
+def test_a_failing_listing_is_left_out(
+    project: Project,
+    listing: Literal["api_keys", "service_accounts"],
+    exc: errors.APIError,
+    status: int | None,
+    expected: bool,
+) -> None:
+    skipped = skipped_listing(project, listing, exc)
+    assert skipped == SkippedListing(
+        project_id=project.id,
+        listing=listing,
+        status_code=status,
+        reason=str(exc),
+        expected=expected,
+    )
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        status_error(errors.AuthenticationError, 401),
+        status_error(errors.PermissionDeniedError, 403),
+    ],
+)
+def test_a_refused_key_is_not_left_out_but_raised(exc: errors.APIError) -> None:
+    assert skipped_listing(ACTIVE, "api_keys", exc) is None
+
+
+def test_a_directory_says_what_it_left_out() -> None:
+    assert DIRECTORY.skipped == []
+    gap = SkippedListing(project_id="proj_a", listing="api_keys", status_code=500, reason="boom")
+    partial = Directory(projects=[], users=[], api_keys=[], skipped=[gap])
+    assert partial.to_dict()["skipped"] == [
+        {
+            "project_id": "proj_a",
+            "listing": "api_keys",
+            "status_code": 500,
+            "reason": "boom",
+            "expected": False,
+        }
+    ]
+    assert msgspec.json.decode(msgspec.json.encode(partial), type=Directory) == partial

@@ -34,6 +34,17 @@ async def test_bad_arguments_are_refused_before_any_request(client: AsyncUsageCl
         await client.organization.projects.api_keys.list("")
     with pytest.raises(ValueError, match=r"^emails: empty"):
         await client.organization.users.list(emails=[])
+    keys = client.organization.projects.api_keys
+    for bad in ("some", "ANY", "", 1, True):
+        with pytest.raises(ValueError, match=r"^owner_project_access: expected one of 'active'"):
+            await keys.list("proj_a", owner_project_access=bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"^owner_project_access: "):
+            keys.iter("proj_a", owner_project_access=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^extra_query: 'owner_project_access' is set by the"):
+        await keys.list("proj_a", extra_query={"owner_project_access": "any"})
+    for name in ("owner_project_access", "include_archived", "limit"):
+        with pytest.raises(ValueError, match=rf"^extra_query: '{name}' is set by the client"):
+            await client.organization.directory(extra_query={name: "x"})
     assert sender.sent == []
 
 
@@ -50,6 +61,18 @@ async def test_queries_and_paths(client: AsyncUsageClient) -> None:
     ]
     assert sender.sent[0].query == [("limit", "5"), ("include_archived", "true")]
     assert sender.sent[1].query == [("emails[]", "a@x.io"), ("emails[]", "b@x.io")]
+
+
+@pytest.mark.parametrize("access", ["active", "inactive", "any", None])
+async def test_the_keys_owner_project_access_filter_is_sent(
+    client: AsyncUsageClient, access: str | None
+) -> None:
+    page = {"object": "list", "data": [], "has_more": False}
+    sender = script(client, response(200, page))
+    given = {} if access is None else {"owner_project_access": access}
+    await client.organization.projects.api_keys.list("proj_a", limit=7, **given)  # type: ignore[arg-type]
+    expected = [("limit", "7")] + ([] if access is None else [("owner_project_access", access)])
+    assert sender.sent[0].query == expected
 
 
 async def test_a_looping_list_is_an_error_not_a_hang(client: AsyncUsageClient) -> None:
