@@ -72,7 +72,7 @@ def test_package_all_is_the_contract() -> None:
     names = list(openai_usage_async.__all__)
     assert names == sorted(names, key=isort_style)
     public = {n for n in vars(openai_usage_async) if not n.startswith("_")} | {"__version__"}
-    submodules = {"errors", "models", "emulator", "cli", "store", "arrow", "dlt"}
+    submodules = {"errors", "models", "emulator", "cli", "store", "arrow", "dlt", "forecast"}
     assert set(names) == public - submodules
     for name in ["AsyncUsageClient", "UsagePage", "UsageBucket", "UnknownResult", "APIError"]:
         assert name in names
