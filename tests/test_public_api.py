@@ -55,7 +55,7 @@ def test_store_all_is_sorted_complete_and_documented() -> None:
     imported = {"annotations", "anyio", "dt", "os", "sync", "q", "schema_for", "to_unix"}
     imported |= {"Any", "Callable", "Self", "Sequence", "TYPE_CHECKING", "TypeVar", "T"}
     imported |= {"ENDPOINTS", "WIDTH_SECONDS", "CostAmount", "UsageBucket", "SQLBackend"}
-    imported |= {"Directory", "OrganizationUser", "Project", "ProjectApiKey"}
+    imported |= {"Directory", "OrganizationUser", "Project", "ProjectApiKey", "Reader"}
     assert set(store.__all__) == public - imported
     for name in store.__all__:
         assert getattr(store, name).__doc__, name

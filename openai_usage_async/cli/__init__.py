@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from .. import errors
 from ..emulator.__main__ import EXIT_CANNOT_LISTEN, ListenError
-from ..store._backend import StoreError
+from ..store._errors import StoreError
 from ._args import build_parser
 from ._commands import COMMANDS, NoKeyError, UsageError
 from ._export import MissingExtraError, OutputError

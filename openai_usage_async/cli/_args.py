@@ -159,8 +159,11 @@ examples:
   openai-usage sync --store usage.duckdb --bucket-width 1h --endpoints completions,costs
   openai-usage summary --store openai-usage.db          the report, from the store, no request
 
+  openai-usage sync --status                            what the store covers, per table
+
 The store keeps one table per endpoint and width (costs_1d, completions_1h, ...). Safe to
-kill and re-run; run it every few minutes from cron or a systemd timer.
+kill and re-run; run it every few minutes from cron or a systemd timer. Two syncs of one
+store take turns: the second waits for the first (--no-wait: exit 7 at once instead).
 """
 
 MAIN_EXAMPLES = """\
@@ -174,8 +177,9 @@ examples:
 
 Times are UTC; --end is exclusive. Exit codes: 0 ok, 1 unexpected error (a bug),
 2 bad usage, 3 no API key, 4 key refused (401/403), 5 API error, 6 network or
-timeout, 7 cannot write output, 8 optional dependency missing, 9 the emulator
-cannot listen (port taken), 130 interrupted.
+timeout, 7 cannot write output (or the store is busy, or from a newer version),
+8 optional dependency missing, 9 the emulator cannot listen (port taken),
+130 interrupted.
 """
 
 
@@ -278,6 +282,22 @@ def build_parser() -> argparse.ArgumentParser:
         default="2d",
         help="how far back each sync re-fetches, as revised buckets settle (default 2d; "
         "also 36h, 90m, or seconds)",
+    )
+    sync.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="when another sync holds the store, exit 7 at once (default: wait for it)",
+    )
+    sync.add_argument(
+        "--status",
+        action="store_true",
+        help="print what the store covers, per table, and exit: no request, no key",
+    )
+    sync.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="with --status: table (default) or json",
     )
     _global_options(sync, suppress=True)
 

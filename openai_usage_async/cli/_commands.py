@@ -202,9 +202,17 @@ def _span(args: argparse.Namespace) -> tuple[int, int]:
 async def summary(args: argparse.Namespace, client: AsyncUsageClient | None = None) -> int:
     start, end = _span(args)
     if getattr(args, "store", None):
-        data, names = await _from_store(args.store, start, end)
+        data, names, missing = await _from_store(args.store, start, end)
         names = None if args.no_names else names
-        sys.stdout.write("\n".join(report(data, start, end, args.by, names)) + "\n")
+        if missing:
+            print(
+                f"openai-usage: note: {args.store} has no costs for "
+                f"{_days_text(missing)} (never synced): marked · in the report, not "
+                f"counted as $0.00; `openai-usage sync --start {utc(min(missing))}` fills them",
+                file=sys.stderr,
+            )
+        lines = report(data, start, end, args.by, names, missing=missing)
+        sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
         return 0
     owned = client is None
@@ -306,14 +314,19 @@ def label(kind: str, key: str | None, directory: Directory | None) -> str:
 
 async def _from_store(
     path: str, start: int, end: int
-) -> tuple[dict[str, list[UsageBucket[Any]]], Directory | None]:
-    """What ``gather`` would have returned for the summary, and the names, from a store."""
+) -> tuple[dict[str, list[UsageBucket[Any]]], Directory | None, set[int]]:
+    """What ``gather`` would have returned for the summary, the names, and the days of
+    the range no sync stored (costs), from a store."""
     from ..store import open_store
 
     if not await anyio.Path(path).exists():
         raise UsageError(f"--store: {path} does not exist; create it with `openai-usage sync`")
     data: dict[str, list[UsageBucket[Any]]] = {}
-    async with open_store(path) as store:
+    try:
+        store = open_store(path)
+    except ImportError as exc:
+        raise MissingExtraError(str(exc)) from None
+    async with store:
         for name, own in _USAGE_FOR_SUMMARY.items():
             try:
                 data[name] = await store.buckets(
@@ -324,7 +337,39 @@ async def _from_store(
                     raise UsageError(f"--store: {exc}") from None
                 data[name] = []  # an endpoint never synced: nothing to report for it
         names = await store.directory()
-    return data, names
+        tables = {c.table: c for c in await store.coverage()}
+    covered = tables["costs_1d"]
+    spans = _covered_spans(covered)
+    missing = {
+        day
+        for day in range(start - start % DAY, end, DAY)
+        if not any(lo < day + DAY and hi > day for lo, hi in spans)
+    }
+    return data, names, missing
+
+
+def _covered_spans(c: Any) -> list[tuple[int, int]]:
+    """The ranges a table covers: ``[start, end)`` less its gaps."""
+    if c.start is None:
+        return []
+    spans, edge = [], c.start
+    for lo, hi in c.gaps:
+        spans.append((edge, lo))
+        edge = hi
+    spans.append((edge, c.end))
+    return spans
+
+
+def _days_text(days: set[int]) -> str:
+    """``2025-11-01 to 2025-11-03, 2025-11-20``: runs of days as ranges."""
+    runs: list[list[int]] = []
+    for day in sorted(days):
+        if runs and day == runs[-1][-1] + DAY:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    parts = [utc(r[0]) if len(r) == 1 else f"{utc(r[0])} to {utc(r[-1])}" for r in runs]
+    return f"{plural(len(days), 'day')}: " + ", ".join(parts)
 
 
 def _amount(cost: Any) -> float:
@@ -339,15 +384,21 @@ def report(
     end: int,
     by: str,
     directory: Directory | None = None,
+    *,
+    missing: set[int] | frozenset[int] = frozenset(),
 ) -> list[str]:
-    """The summary's lines, from what ``gather`` returned (names from ``directory``)."""
+    """The summary's lines, from what ``gather`` returned (names from ``directory``);
+    ``missing``: the days (their starts) the data does not cover, marked, never $0.00."""
     costs = data["costs"]
     currency = next(
         (c.amount.currency for b in costs for c in b.results if c.amount and c.amount.currency),
         "usd",
     )
-    daily = [sum(_amount(c) for c in b.results) for b in costs]
-    total = sum(daily)
+    daily: list[float | None] = [
+        None if b.start_time in missing else sum(_amount(c) for c in b.results) for b in costs
+    ]
+    present = [(i, v) for i, v in enumerate(daily) if v is not None]
+    total = sum(v for _, v in present)
     by_item: dict[str, float] = collections.defaultdict(float)
     by_project: dict[str, float] = collections.defaultdict(float)
     by_key: dict[str, float] = collections.defaultdict(float)
@@ -364,13 +415,18 @@ def report(
         f"Total cost   {money(total, currency)}",
         f"Per day      {sparkline(daily)}",
     ]
-    if daily:
-        low = min(range(len(daily)), key=daily.__getitem__)
-        high = max(range(len(daily)), key=daily.__getitem__)
+    if present:
+        low, low_value = min(present, key=lambda item: item[1])
+        high, high_value = max(present, key=lambda item: item[1])
         out.append(
-            f"             low {money(daily[low], currency)} ({utc(costs[low].start_time)}), "
-            f"high {money(daily[high], currency)} ({utc(costs[high].start_time)}), "
-            f"mean {money(total / len(daily), currency)}"
+            f"             low {money(low_value, currency)} ({utc(costs[low].start_time)}), "
+            f"high {money(high_value, currency)} ({utc(costs[high].start_time)}), "
+            f"mean {money(total / len(present), currency)}"
+        )
+    if missing:
+        out.append(
+            f"             · not in the store, left out of the total and the mean: "
+            f"{_days_text(set(missing))}"
         )
     out += ["", *_share_table("Cost by line item", by_item, total, currency, 10)]
     out += ["", *_share_table("Cost by project", by_project, total, currency, 10)]
@@ -636,10 +692,19 @@ def _in_flags(message: str) -> str:
     return re.sub(r"\b(" + "|".join(_FLAGS) + r")\b", lambda m: _FLAGS[m.group(1)], message)
 
 
-async def sync(args: argparse.Namespace) -> int:
-    from ..store import open_store
+def store_path(args: argparse.Namespace) -> str:
+    """``--store``, else ``$OPENAI_USAGE_STORE``, else ``openai-usage.db``."""
+    return str(args.store or os.environ.get("OPENAI_USAGE_STORE") or "openai-usage.db")
 
-    path = args.store or os.environ.get("OPENAI_USAGE_STORE") or "openai-usage.db"
+
+async def sync(args: argparse.Namespace) -> int:
+    from ..store import StoreBusyError, StoreError, open_store
+
+    path = store_path(args)
+    if args.status:
+        return await sync_status(path, args.format)
+    if args.format != "table":
+        raise UsageError("--format: only with --status (a sync prints its summary table)")
     endpoints: str | list[str] = "all"
     if args.endpoints.strip() != "all":
         endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
@@ -663,8 +728,9 @@ async def sync(args: argparse.Namespace) -> int:
             async with store:
                 line = SyncProgress(store, enabled=not args.quiet)
                 task = asyncio.get_running_loop().create_task(line.run())
-                try:
-                    result = await store.sync(
+
+                async def run(wait: bool) -> Any:
+                    return await store.sync(
                         client,
                         endpoints=endpoints,
                         start_time=start,
@@ -672,7 +738,26 @@ async def sync(args: argparse.Namespace) -> int:
                         bucket_width=args.bucket_width,
                         group_by=group_by,
                         overlap=overlap,
+                        wait=wait,
                     )
+
+                try:
+                    try:
+                        result = await run(wait=False)
+                    except StoreBusyError as exc:
+                        if args.no_wait:
+                            raise StoreError(f"{exc} (--no-wait: not waiting)") from None
+                        line.clear()
+                        print(
+                            f"openai-usage: {exc}: waiting for it to finish (Ctrl-C to stop; "
+                            "--no-wait exits at once instead)",
+                            file=sys.stderr,
+                        )
+                        result = await run(wait=True)
+                except asyncio.CancelledError:
+                    line.clear()
+                    _say_what_was_kept(store, path)
+                    raise
                 finally:
                     task.cancel()
                     with (
@@ -688,6 +773,91 @@ async def sync(args: argparse.Namespace) -> int:
     sys.stdout.write(f"{result}\nstore: {path}\n")
     sys.stdout.flush()
     return 0
+
+
+def _say_what_was_kept(store: Any, path: str) -> None:
+    done = store.progress()
+    windows = sum(d for d, _ in done.values())
+    planned = sum(p for _, p in done.values())
+    kept = (
+        f"{plural(windows, 'window')} of {planned:,} were committed and are kept"
+        if planned
+        else "nothing had been written yet"
+    )
+    print(
+        f"openai-usage: sync interrupted: {kept} in {path}; run the same command again "
+        "to resume where it stopped",
+        file=sys.stderr,
+    )
+
+
+async def sync_status(path: str, fmt: str) -> int:
+    """``sync --status``: what the store covers, per table, from its bookkeeping only."""
+    from ..store import open_store
+
+    if not await anyio.Path(path).exists():
+        raise UsageError(f"--store: {path} does not exist; create it with `openai-usage sync`")
+    try:
+        store = open_store(path)
+    except ImportError as exc:
+        raise MissingExtraError(str(exc)) from None
+    async with store:
+        tables = await store.coverage()
+    if fmt == "json":
+        rows = [
+            {
+                "table": c.table,
+                "endpoint": c.endpoint,
+                "bucket_width": c.bucket_width,
+                "group_by": list(c.group_by),
+                "start": c.start,
+                "end": c.end,
+                "settled_until": c.settled_until,
+                "open_buckets": c.open_buckets,
+                "gaps": [list(g) for g in c.gaps],
+                "last_sync": c.last_sync,
+            }
+            for c in tables
+        ]
+        sys.stdout.write(msgspec.json.encode({"store": path, "tables": rows}).decode() + "\n")
+        return 0
+    if not tables:
+        sys.stdout.write(f"{path}: no tables yet; sync with --start to make the first\n")
+        return 0
+
+    def when(t: int | None, width_s: int) -> str:
+        return "-" if t is None else utc(t, width_s)
+
+    headers = ["table", "from", "to", "settled until", "open", "gaps", "last sync", "grouped by"]
+    rows_text = []
+    for c in tables:
+        width_s = WIDTH_SECONDS[c.bucket_width]
+        missing = sum(hi - lo for lo, hi in c.gaps)
+        gaps = "0" if not c.gaps else f"{len(c.gaps)} ({_span_text(missing)})"
+        rows_text.append(
+            [
+                c.table,
+                when(c.start, width_s),
+                when(c.end, width_s),
+                when(c.settled_until, width_s),
+                str(c.open_buckets),
+                gaps,
+                when(c.last_sync, 60),
+                ", ".join(c.group_by) or "(ungrouped)",
+            ]
+        )
+    right = [False, False, False, False, True, True, False, False]
+    lines = fit_table(headers, rows_text, right=right, drop=[7])
+    sys.stdout.write("\n".join([f"store: {path}", *lines]) + "\n")
+    return 0
+
+
+def _span_text(seconds: int) -> str:
+    if seconds % DAY == 0:
+        return plural(seconds // DAY, "day")
+    if seconds % 3600 == 0:
+        return plural(seconds // 3600, "hour")
+    return plural(seconds // 60, "minute")
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {

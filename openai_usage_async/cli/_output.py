@@ -52,9 +52,10 @@ def utc(seconds: int, width_s: int = 86400) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def sparkline(values: Sequence[float]) -> str:
-    top = max(values, default=0) or 1.0
-    return "".join(_SPARKS[round(8 * max(v, 0) / top)] for v in values)
+def sparkline(values: Sequence[float | None]) -> str:
+    """One block per value, scaled to the largest; ``·`` where a value is missing."""
+    top = max((v for v in values if v is not None), default=0) or 1.0
+    return "".join("·" if v is None else _SPARKS[round(8 * max(v, 0) / top)] for v in values)
 
 
 def bar(value: float, top: float, width: int) -> str:

@@ -13,9 +13,10 @@
 ending in ``.duckdb``, DuckDB (extra ``duckdb``). Each endpoint and width gets a table
 ``<endpoint>_<width>`` with ``start_time``, ``end_time``, the endpoint's ``group_by``
 columns and the result's fields. A sync replaces whole buckets, commits each window with
-its checkpoint, resumes where a killed sync stopped, and re-fetches the last ``overlap``
-of what it stored before, because the service revises recent buckets. See
-``docs/backfill.md`` for the schema, example SQL and scheduling.
+its checkpoint, resumes where a killed sync stopped, and re-fetches what is not settled
+(the last ``overlap``, and buckets stored clipped), because the service revises recent
+buckets. One sync at a time holds the store; readers never wait for it. See
+``docs/backfill.md`` for the schema, locking, migrations, coverage and example SQL.
 """
 
 from __future__ import annotations
@@ -30,15 +31,11 @@ import anyio.to_thread
 
 from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
 from .._sansio.query import to_unix
-from ..models import (
-    CostAmount,
-    Directory,
-    OrganizationUser,
-    Project,
-    ProjectApiKey,
-    UsageBucket,
-)
-from ._backend import SQLBackend, StoreError, q
+from ..models import CostAmount, Directory, UsageBucket
+from ._backend import SQLBackend
+from ._errors import StoreBusyError, StoreError
+from ._plan import TableCoverage
+from ._read import Reader
 from ._schema import schema_for
 from ._sync import EndpointReport, SyncReport, sync
 
@@ -50,8 +47,10 @@ __all__ = [
     "EndpointReport",
     "SQLiteStore",
     "Store",
+    "StoreBusyError",
     "StoreError",
     "SyncReport",
+    "TableCoverage",
     "open_store",
 ]
 
@@ -61,14 +60,18 @@ T = TypeVar("T")
 class Store:
     """A store of usage tables in one database file; use it as ``async with``.
 
-    Every database call runs on one writer thread, so the event loop never blocks on
-    the database. :class:`SQLiteStore` and :class:`DuckDBStore` are the two kinds.
+    Opening checks the path and, if the file exists, that it is a store this version
+    can use; it creates nothing. :meth:`sync` is the one writer: it creates the file if
+    needed, and holds the store's lock while it runs, so syncs from any number of
+    processes, threads or tasks take turns. Every reader (:meth:`buckets`,
+    :meth:`coverage`, :meth:`directory`) opens the file read-only on a worker thread: it
+    never writes, never waits for a sync, and works on a read-only file.
+    :class:`SQLiteStore` and :class:`DuckDBStore` are the two kinds.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self._db: SQLBackend | None = None
-        self._writer: anyio.CapacityLimiter | None = None
+        self._open = False
         self._live: dict[str, tuple[int, int]] = {}
 
     def __repr__(self) -> str:
@@ -76,29 +79,53 @@ class Store:
 
     @staticmethod
     def backend(path: str) -> SQLBackend:
-        """Open the database at ``path`` (blocking: the writer thread calls it)."""
+        """Open the database at ``path`` for writing (blocking: a sync's writer thread)."""
         raise NotImplementedError
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._writer is None:
-            self._writer = anyio.CapacityLimiter(1)
-        return await anyio.to_thread.run_sync(fn, *args, limiter=self._writer)
-
-    def _backend_or_raise(self) -> SQLBackend:
-        if self._db is None:
+    def _check_open(self) -> None:
+        if not self._open:
             raise RuntimeError(f"{self!r} is not open; use `async with open_store(...)`")
-        return self._db
+
+    async def _read(self, fn: Callable[..., T], *args: Any, missing_ok: bool = False) -> T:
+        """``fn(reader, *args)`` in one read-only session, on a worker thread (``reader``
+        is None for a store not made yet, when ``missing_ok``)."""
+        self._check_open()
+
+        def run() -> T:
+            if missing_ok and not os.path.exists(self.path):
+                return fn(None, *args)
+            with Reader(self.path) as reader:
+                return fn(reader, *args)
+
+        return await anyio.to_thread.run_sync(run)
 
     async def open(self) -> None:
-        """Open (or create) the database; ``async with`` does it for you."""
-        if self._db is None:
-            self._db = await self._run(self.backend, self.path)
+        """Check the path (``async with`` does it for you); creates nothing."""
+        if self._open:
+            return
+        await anyio.to_thread.run_sync(self._probe)
+        self._open = True
+
+    def _probe(self) -> None:
+        path = self.path
+        if path.endswith(".duckdb"):
+            from ._duckdb import _import
+
+            _import()  # without the extra: an ImportError naming it, before anything else
+        if os.path.isdir(path):
+            raise StoreError(f"{path}: is a directory; give the path of a store file")
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise StoreError(f"{path}: cannot write the store there (no directory {parent})")
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            try:
+                Reader(path).close()  # a store this version can use, or refused unchanged
+            except StoreBusyError:
+                pass  # a DuckDB store a sync holds: a sync waits for it, a read says so
 
     async def aclose(self) -> None:
-        """Close the database. Idempotent."""
-        db, self._db = self._db, None
-        if db is not None:
-            await self._run(db.close)
+        """Close the store. Idempotent."""
+        self._open = False
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -109,7 +136,12 @@ class Store:
 
     async def directory(self) -> Directory | None:
         """The names kept by the last sync that could read the directory, or None."""
-        return await _read_directory(self)
+        return await self._read(Reader.directory)
+
+    async def coverage(self) -> list[TableCoverage]:
+        """What each table covers: its range, what is settled, open buckets, and gaps
+        no sync has stored (see :class:`TableCoverage`). Reads only the bookkeeping."""
+        return await self._read(Reader.coverage)
 
     def progress(self) -> dict[str, tuple[int, int]]:
         """For a sync in progress (or the last one): endpoint -> (windows done, planned)."""
@@ -125,22 +157,33 @@ class Store:
         bucket_width: str = "1d",
         group_by: str | Sequence[str] | None = "auto",
         overlap: dt.timedelta | float = dt.timedelta(days=2),
+        wait: bool = True,
     ) -> SyncReport:
         """Fetch what the store lacks, and the recent buckets the service may have revised.
 
         ``endpoints`` is ``"all"`` (every endpoint that has ``bucket_width``: costs only
         has ``1d``) or a list of ``client.usage`` names. ``start_time`` is needed the first
         time a table is synced (it is rounded down to a bucket boundary, so tables hold
-        whole buckets); later syncs resume where the table ends, minus ``overlap`` (a
-        ``timedelta`` or seconds). ``end_time`` defaults to now (the client's clock).
-        ``group_by="auto"`` is every ``group_by`` value of the endpoint (costs: all but
-        ``user_id``); ``None`` or ``[]`` is ungrouped. A table keeps the grouping it was
-        first synced with: another raises ``ValueError`` naming the stored one. Every
-        argument is checked before any request. Windows of all endpoints are fetched
-        concurrently under the client's ``max_concurrency``; each window's rows and its
-        checkpoint commit in one transaction, so a sync killed at any moment and run again
-        ends with exactly what an uninterrupted sync stores.
+        whole buckets); later syncs resume where the table ends, re-fetching what is not
+        settled: the last ``overlap`` (a ``timedelta`` or seconds) of what was fetched,
+        and any bucket stored clipped (at an ``end_time`` between boundaries, or at the
+        service's "now"), which is fetched again whole. ``end_time`` defaults to now (the
+        client's clock). ``group_by="auto"`` is every ``group_by`` value of the endpoint
+        (costs: all but ``user_id``); ``None`` or ``[]`` is ungrouped. A table keeps the
+        grouping it was first synced with: another raises ``ValueError`` naming the stored
+        one. Every argument is checked before any request, and before anything is
+        written.
+
+        One sync at a time per store: with ``wait`` (the default) a sync waits for the one
+        in progress in any process; with ``wait=False`` it raises
+        :class:`StoreBusyError` naming the holder's pid. A store written by an older
+        version is migrated first (in one transaction); one written by a newer version is
+        refused. Windows of all endpoints are fetched concurrently under the client's
+        ``max_concurrency``; each window's rows and its checkpoint commit in one
+        transaction, so a sync killed at any moment and run again ends with exactly what
+        an uninterrupted sync stores.
         """
+        self._check_open()
         return await sync(
             self,
             client,
@@ -150,6 +193,7 @@ class Store:
             bucket_width=bucket_width,
             group_by=group_by,
             overlap=overlap,
+            wait=wait,
         )
 
     async def buckets(
@@ -159,46 +203,41 @@ class Store:
         start_time: int | dt.datetime,
         end_time: int | dt.datetime,
         bucket_width: str = "1d",
-        group_by: Sequence[str] = (),
+        group_by: str | Sequence[str] = (),
     ) -> list[UsageBucket[Any]]:
         """Read a table back as the client's buckets, summed over the groups not asked for.
 
         Every bucket of ``[start_time, end_time)`` is returned, empty where the table has
         no rows: the same shape ``client.usage.<endpoint>.list()`` gives, with no request.
+        ``group_by`` is one ``group_by`` value or a list of them. A bucket the store holds
+        clipped (open) comes back as stored. Days the store never synced come back empty
+        too: :meth:`coverage` says which ranges it holds.
         """
         if endpoint not in ENDPOINTS:
             raise ValueError(f"endpoint: unknown endpoint {endpoint!r}")
         if bucket_width not in WIDTH_SECONDS:
             raise ValueError(f"bucket_width: {bucket_width!r} is not one of 1m, 1h, 1d")
         schema = schema_for(endpoint, bucket_width)
-        for g in group_by:
+        groups = (group_by,) if isinstance(group_by, str) else tuple(group_by)
+        for g in groups:
             if g not in schema.spec.group_by:
-                raise ValueError(f"group_by: {g!r} is not a group_by value of {endpoint}")
+                known = ", ".join(schema.spec.group_by)
+                raise ValueError(
+                    f"group_by: {g!r} is not a group_by value of {endpoint} (known: {known})"
+                )
         start, end = to_unix("start_time", start_time), to_unix("end_time", end_time, round_up=True)
-        db = self._backend_or_raise()
-        exists = await self._run(db.has_table, schema.name)
-        if not exists:
-            raise LookupError(
-                f"{schema.name}: not in {self.path}; sync it first "
-                f"(openai-usage sync --endpoints {endpoint} --bucket-width {bucket_width})"
-            )
-        select, fields = [], []
-        for column in schema.columns[2:]:
-            if column.name in group_by:
-                select.append(q(column.name))
-            elif column.kind in ("integer", "real"):
-                select.append(f"SUM({q(column.name)})")
-            elif column.name in schema.spec.group_by:
-                select.append("NULL")
-            else:
-                select.append(f"MAX({q(column.name)})")
-            fields.append(column.name)
-        keys = ", ".join(["start_time", "end_time", *(q(g) for g in group_by)])
-        sql = (
-            f"SELECT start_time, end_time, {', '.join(select)} FROM {q(schema.name)} "
-            f"WHERE start_time >= ? AND start_time < ? GROUP BY {keys} ORDER BY {keys}"
-        )
-        rows = await self._run(db.execute, sql, (start, end))
+
+        def read(reader: Reader) -> list[tuple[Any, ...]]:
+            try:
+                return reader.bucket_rows(schema, start, end, groups)
+            except LookupError:
+                raise LookupError(
+                    f"{schema.name}: not in {self.path}; sync it first "
+                    f"(openai-usage sync --endpoints {endpoint} --bucket-width {bucket_width})"
+                ) from None
+
+        rows = await self._read(read)
+        fields = [c.name for c in schema.columns[2:]]
         by_start: dict[int, tuple[int, list[Any]]] = {}
         for row in rows:
             values = dict(zip(fields, row[2:], strict=True))
@@ -216,29 +255,13 @@ class Store:
         edge = start
         while edge < end:
             stored = by_start.get(edge)
-            bucket_end = stored[0] if stored else min(edge - edge % width + width, end)
-            out.append(
-                UsageBucket(
-                    start_time=edge, end_time=bucket_end, results=stored[1] if stored else []
-                )
-            )
-            edge = bucket_end
+            boundary = min(edge - edge % width + width, end)
+            if stored:
+                out.append(UsageBucket(start_time=edge, end_time=stored[0], results=stored[1]))
+            else:
+                out.append(UsageBucket(start_time=edge, end_time=boundary, results=[]))
+            edge = boundary  # after a clipped bucket, the next starts on its boundary
         return out
-
-
-async def _read_directory(store: Store) -> Directory | None:
-    db = store._backend_or_raise()
-    try:
-        projects = await store._run(db.execute, "SELECT id, name, status FROM projects")
-        users = await store._run(db.execute, "SELECT id, name, email, role FROM users")
-        keys = await store._run(db.execute, "SELECT id, project_id, name FROM api_keys")
-    except StoreError:
-        return None  # never synced with a key that may read the directory
-    return Directory(
-        projects=[Project(id=i, name=n, status=st) for i, n, st in projects],
-        users=[OrganizationUser(id=i, name=n, email=e, role=r) for i, n, e, r in users],
-        api_keys=[ProjectApiKey(id=i, project_id=p, name=n) for i, p, n in keys],
-    )
 
 
 class SQLiteStore(Store):

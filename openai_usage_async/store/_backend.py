@@ -1,62 +1,69 @@
-"""What both databases share: the bookkeeping tables, and one transaction per batch.
+"""The writer: what both databases share, one transaction per batch of windows.
 
-Every method is blocking and runs on the store's writer thread. Two bookkeeping tables
-sit beside the data: ``_openai_usage_tables`` (each data table's endpoint, width and
-grouping) and ``_openai_usage_windows`` (the checkpoints of ``_plan.py``). A batch of
-windows commits in one transaction: for each window, the rows of every bucket that starts
-in it are deleted (groups that vanished upstream vanish too; NULL group columns make a
-key useless for this), the new rows inserted, and its checkpoint written. A table's
-index is built after its first load rather than kept up row by row. So a bucket is
-stored whole or not at all, and a sync killed at any point resumes from what committed.
+Every method is blocking and runs on the sync's writer thread, while the sync holds the
+store's lock (``_lock``). A batch of windows commits in one transaction: for each window
+its rows are built from the fetched Structs (here, off the event loop), the rows of every
+bucket that starts in it are deleted if any checkpoint says they may be there (checked
+inside the transaction, so a window is never inserted twice, lock or no lock), the new
+rows are inserted by column name, and its checkpoint is written. A bucket is stored whole
+or not at all, and a sync killed at any point resumes from what committed.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ._plan import Checkpoint
+from ..models import UsageBucket
+from . import _migrate
+from ._errors import StoreError
+from ._migrate import CHECKPOINTS, PENDING, REGISTRY, TableInfo, q
+from ._plan import Checkpoint, Range, merge, trim
 from ._schema import Kind, TableSchema
 
-__all__ = ["DirectoryTable", "SQLBackend", "StoreError", "WindowRows"]
-
-TABLES = "_openai_usage_tables"
-WINDOWS = "_openai_usage_windows"
-
-
-class StoreError(Exception):
-    """The store cannot be used: not writable, full, not a database, or damaged."""
+__all__ = ["DirectoryTable", "SQLBackend", "StoreError", "TableState", "WindowRows", "q"]
 
 
 @dataclass(slots=True)
 class WindowRows:
-    """One fetched window of one table, ready to commit."""
+    """One fetched window of one table, ready to commit: its buckets, as fetched."""
 
     schema: TableSchema
     start: int
-    end: int
     fetched_at: int
-    rows: list[tuple[Any, ...]]
+    buckets: list[UsageBucket[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What committing one window did."""
+
     buckets: int
-    #: No checkpoint overlapped it when the sync began: rows are only ever written with
-    #: their checkpoint, so the range holds no row, and nothing needs deleting.
-    fresh: bool = False
+    replaced: int
+    rows: int
+    unknown: int
+
+
+@dataclass(slots=True)
+class TableState:
+    """A data table as a sync finds it: its record, checkpoints and pending ranges."""
+
+    info: TableInfo
+    checkpoints: list[Checkpoint]
+    pending: list[Range]
+    new: bool
 
 
 @dataclass(slots=True)
 class DirectoryTable:
-    """One directory table (``projects``, ``users``, ``api_keys``) and all its rows."""
+    """A table replaced whole by each sync that can read it (the directory, spend limits)."""
 
     name: str
     columns: tuple[tuple[str, Kind], ...]
     rows: list[tuple[Any, ...]]
-
-
-def q(name: str) -> str:
-    """A quoted SQL identifier (our names are plain, but never trust a name)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 class SQLBackend(abc.ABC):
@@ -74,12 +81,22 @@ class SQLBackend(abc.ABC):
         """Run one statement; return its rows."""
 
     @abc.abstractmethod
-    def insert(self, schema: TableSchema, rows: list[tuple[Any, ...]]) -> None:
-        """Insert rows (tuples in the schema's column order) into the schema's table."""
+    def insert(
+        self, table: str, columns: Sequence[tuple[str, Kind]], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Insert rows (tuples in the order of ``columns``, (name, kind) pairs) by name."""
 
     @abc.abstractmethod
-    def insert_plain(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        """Insert a few rows (the directory's) into ``table``."""
+    def tables(self) -> set[str]:
+        """The names of the database's tables and views."""
+
+    @abc.abstractmethod
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        """A table's columns in order, as (name, declared type); empty if no such table."""
+
+    @abc.abstractmethod
+    def tripwire(self, name: str, columns: Sequence[str]) -> str:
+        """SQL for a view that fails when read, saying to upgrade (see ``_migrate``)."""
 
     @abc.abstractmethod
     def begin(self) -> None: ...
@@ -95,170 +112,179 @@ class SQLBackend(abc.ABC):
 
     # -- shared -----------------------------------------------------------------------------
 
-    def has_table(self, name: str) -> bool:
-        """Whether a data table of that name was ever synced."""
-        return bool(self.execute(f"SELECT 1 FROM {TABLES} WHERE name = ?", (name,)))
-
-    def setup(self) -> None:
-        """Create the bookkeeping tables if they are not there."""
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
         self.begin()
         try:
-            self.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLES} (name TEXT PRIMARY KEY, endpoint TEXT NOT"
-                " NULL, bucket_width TEXT NOT NULL, group_by TEXT NOT NULL, columns TEXT NOT NULL)"
-            )
-            self.execute(
-                f"CREATE TABLE IF NOT EXISTS {WINDOWS} (table_name TEXT NOT NULL, start_time"
-                " BIGINT NOT NULL, end_time BIGINT NOT NULL, fetched_at BIGINT NOT NULL,"
-                " PRIMARY KEY (table_name, start_time))"
-            )
+            yield
             self.commit()
         except BaseException:
             self.rollback()
             raise
 
-    def look(self, schema: TableSchema, group_by: tuple[str, ...]) -> list[Checkpoint] | None:
-        """Check the table's grouping, changing nothing; its checkpoints, None if new."""
-        stored = self.execute(f"SELECT group_by FROM {TABLES} WHERE name = ?", (schema.name,))
-        if not stored:
-            return None
-        self._check_grouping(schema, stored[0][0], group_by)
-        found = self.execute(
-            f"SELECT start_time, end_time, fetched_at FROM {WINDOWS} WHERE table_name = ?"
-            " ORDER BY start_time",
-            (schema.name,),
-        )
-        return [Checkpoint(int(s), int(e), int(f)) for s, e, f in found]
+    def open_schema(self) -> dict[str, TableInfo]:
+        """Create the store, or migrate it from an older version (one transaction);
+        refuse a newer one. The registry of its data tables."""
+        with self.transaction():
+            version = _migrate.version_of(self)
+            if version is None:
+                _migrate.create(self)
+            else:
+                _migrate.check_version(self, version)
+                if version < _migrate.SCHEMA_VERSION:
+                    _migrate.migrate(self, version)
+                else:
+                    _migrate.stamp(self)
+            return _migrate.read_registry(self, _migrate.SCHEMA_VERSION)
 
-    @staticmethod
-    def _check_grouping(schema: TableSchema, stored: str, group_by: tuple[str, ...]) -> None:
-        if stored != ",".join(group_by):
-            had = stored.replace(",", ", ") or "nothing (ungrouped)"
-            asked = ", ".join(group_by) or "nothing (ungrouped)"
-            raise ValueError(
-                f"group_by: {schema.name} was first synced grouped by {had}; it cannot "
-                f"also hold rows grouped by {asked} (its sums would count twice). Sync "
-                "with the stored grouping, or into another store."
-            )
-
-    def prepare(self, schema: TableSchema, group_by: tuple[str, ...]) -> list[Checkpoint]:
-        """Create the table (or check its grouping); return its checkpoints."""
-        wanted = ",".join(group_by)
-        self.begin()
-        try:
-            stored = self.execute(f"SELECT group_by FROM {TABLES} WHERE name = ?", (schema.name,))
-            if stored:
-                self._check_grouping(schema, stored[0][0], group_by)
-            if not stored:
+    def prepare(self, schema: TableSchema, group_by: tuple[str, ...]) -> TableState:
+        """Create the table, or check it (grouping, columns) and add the columns this
+        version knows that it lacks; its checkpoints and pending ranges."""
+        with self.transaction():
+            registry = _migrate.read_registry(self, _migrate.SCHEMA_VERSION)
+            info = registry.get(schema.name)
+            new = info is None
+            if info is None:
                 columns = ", ".join(f"{q(c.name)} {self.types[c.kind]}" for c in schema.columns)
-                self.execute(f"CREATE TABLE IF NOT EXISTS {q(schema.name)} ({columns})")
-                # No index yet: the first load builds it once, at its end (see `index`).
+                self.execute(f"CREATE TABLE {q(schema.name)} ({columns})")
+                # No index yet: the first load builds it once, at its end (see `finish`).
+                info = TableInfo(
+                    schema.name,
+                    schema.spec.name,
+                    schema.bucket_width,
+                    group_by,
+                    tuple((c.name, c.kind) for c in schema.columns),
+                )
                 self.execute(
-                    f"INSERT INTO {TABLES} VALUES (?, ?, ?, ?, ?)",
+                    f"INSERT INTO {REGISTRY} (name, endpoint, bucket_width, group_by, columns) "
+                    "VALUES (?, ?, ?, ?, ?)",
                     (
-                        schema.name,
-                        schema.spec.name,
-                        schema.bucket_width,
-                        wanted,
-                        ",".join(schema.column_names),
+                        info.name,
+                        info.endpoint,
+                        info.bucket_width,
+                        ",".join(group_by),
+                        _migrate._kinds_json(info.columns),
                     ),
                 )
             else:
-                self._create_index(schema)  # in case a first load was killed before its end
-            found = self.execute(
-                f"SELECT start_time, end_time, fetched_at FROM {WINDOWS} WHERE table_name = ?"
-                " ORDER BY start_time",
-                (schema.name,),
+                check_grouping(schema.name, info.group_by, group_by)
+                _migrate.check_columns(self, info)
+                info = _migrate.add_columns(self, info, schema)
+                self._create_index(schema.name, info.column_names)  # a killed first load
+            checkpoints = _migrate.read_checkpoints(self, _migrate.SCHEMA_VERSION).get(
+                schema.name, []
             )
-            self.commit()
-        except BaseException:
-            self.rollback()
-            raise
-        return [Checkpoint(int(s), int(e), int(f)) for s, e, f in found]
+            pending = _migrate.read_pending(self, _migrate.SCHEMA_VERSION).get(schema.name, [])
+        return TableState(info, checkpoints, pending, new)
 
-    def _create_index(self, schema: TableSchema) -> None:
+    def begin_table(self, table: str, ranges: Sequence[Range]) -> None:
+        """Record what this sync means to fetch, so that a sync that does not finish
+        leaves it for the next one."""
+        with self.transaction():
+            old = self.execute(
+                f"SELECT start_time, end_time FROM {PENDING} WHERE table_name = ?", (table,)
+            )
+            self.execute(f"DELETE FROM {PENDING} WHERE table_name = ?", (table,))
+            for lo, hi in merge([*((int(s), int(e)) for s, e in old), *ranges]):
+                self.execute(
+                    f"INSERT INTO {PENDING} (table_name, start_time, end_time) VALUES (?, ?, ?)",
+                    (table, lo, hi),
+                )
+
+    def finish_table(self, state: TableState, last_sync: int, overlap_s: int) -> None:
+        """The table's sync finished: nothing is pending, and its index exists."""
+        with self.transaction():
+            self.execute(f"DELETE FROM {PENDING} WHERE table_name = ?", (state.info.name,))
+            self.execute(
+                f"UPDATE {REGISTRY} SET last_sync = ?, overlap_s = ? WHERE name = ?",
+                (last_sync, overlap_s, state.info.name),
+            )
+            self._create_index(state.info.name, state.info.column_names)
+
+    def _create_index(self, table: str, columns: Sequence[str]) -> None:
         # One index serves both what a report filters on (a time range) and what it groups
         # by most (the project); each more index would slow every insert.
-        keys = "start_time, project_id" if "project_id" in schema.column_names else "start_time"
-        self.execute(
-            f"CREATE INDEX IF NOT EXISTS {q(schema.name + '_time')} ON {q(schema.name)} ({keys})"
-        )
+        keys = "start_time, project_id" if "project_id" in columns else "start_time"
+        self.execute(f"CREATE INDEX IF NOT EXISTS {q(table + '_time')} ON {q(table)} ({keys})")
 
-    def index(self, schema: TableSchema) -> None:
-        """Build the table's index if it is not there (once, after a first load)."""
-        self.begin()
-        try:
-            self._create_index(schema)
-            self.commit()
-        except BaseException:
-            self.rollback()
-            raise
-
-    def write(self, batch: Sequence[WindowRows]) -> list[int]:
-        """Commit a batch of windows in one transaction; return each window's replaced
-        bucket count (buckets that had rows before)."""
-        replaced = []
-        self.begin()
-        try:
+    def write(self, batch: Sequence[WindowRows]) -> list[Written]:
+        """Commit a batch of windows in one transaction; what each one did."""
+        out = []
+        with self.transaction():
             for w in batch:
-                if w.fresh:  # no checkpoint covers it, so no row can be there: just insert
-                    replaced.append(0)
-                    if w.rows:
-                        self.insert(w.schema, w.rows)
-                    self._checkpoint(w)
-                    continue
-                table = q(w.schema.name)
-                span = (w.start, w.end)
-                [(count,)] = self.execute(
-                    f"SELECT COUNT(DISTINCT start_time) FROM {table}"
-                    " WHERE start_time >= ? AND start_time < ?",
-                    span,
-                )
-                replaced.append(int(count))
-                self.execute(f"DELETE FROM {table} WHERE start_time >= ? AND start_time < ?", span)
-                if w.rows:
-                    self.insert(w.schema, w.rows)
-                self._checkpoint(w)
-            self.commit()
-        except BaseException:
-            self.rollback()
-            raise
-        return replaced
+                out.append(self._write_window(w))
+        return out
 
-    def replace_directory(self, tables: Sequence[DirectoryTable]) -> None:
-        """Replace the directory tables' rows, all in one transaction."""
-        self.begin()
-        try:
-            for t in tables:
-                columns = ", ".join(f"{q(name)} {self.types[kind]}" for name, kind in t.columns)
-                self.execute(f"CREATE TABLE IF NOT EXISTS {q(t.name)} ({columns})")
-                self.execute(f"DELETE FROM {q(t.name)}")
-                if t.rows:
-                    self.insert_plain(t.name, [name for name, _ in t.columns], t.rows)
-            self.commit()
-        except BaseException:
-            self.rollback()
-            raise
-
-    def _checkpoint(self, w: WindowRows) -> None:
-        # Trim the checkpoints this window overlaps, keep what lies outside it, add its own.
-        name = w.schema.name
-        overlapping = self.execute(
-            f"SELECT start_time, end_time, fetched_at FROM {WINDOWS}"
-            " WHERE table_name = ? AND start_time < ? AND end_time > ?",
-            (name, w.end, w.start),
-        )
-        self.execute(
-            f"DELETE FROM {WINDOWS} WHERE table_name = ? AND start_time < ? AND end_time > ?",
-            (name, w.end, w.start),
-        )
-        pieces = [(w.start, w.end, w.fetched_at)]
-        for start, end, fetched_at in overlapping:
-            if start < w.start:
-                pieces.append((start, w.start, fetched_at))
-            if end > w.end:
-                pieces.append((w.end, end, fetched_at))
-        for start, end, fetched_at in pieces:
-            self.execute(
-                f"INSERT INTO {WINDOWS} VALUES (?, ?, ?, ?)", (name, start, end, fetched_at)
+    def _write_window(self, w: WindowRows) -> Written:
+        schema, name = w.schema, w.schema.name
+        rows = list(schema.rows(w.buckets))
+        unknown = schema.unknown(w.buckets)
+        end = w.buckets[-1].end_time if w.buckets else w.start
+        if end <= w.start:  # nothing answered yet (a window in the service's future)
+            return Written(0, 0, 0, unknown)
+        table = q(name)
+        # Checked here, inside the transaction: rows are only ever written with their
+        # checkpoint, so with no checkpoint over the window there is nothing to delete.
+        overlapping = [
+            Checkpoint(int(s), int(e), int(f))
+            for s, e, f in self.execute(
+                f"SELECT start_time, end_time, fetched_at FROM {CHECKPOINTS}"
+                " WHERE table_name = ? AND start_time < ? AND end_time > ?",
+                (name, end, w.start),
             )
+        ]
+        replaced = 0
+        if overlapping:
+            span = (w.start, end)
+            [(count,)] = self.execute(
+                f"SELECT COUNT(DISTINCT start_time) FROM {table}"
+                " WHERE start_time >= ? AND start_time < ?",
+                span,
+            )
+            replaced = int(count)
+            self.execute(f"DELETE FROM {table} WHERE start_time >= ? AND start_time < ?", span)
+            self.execute(
+                f"DELETE FROM {CHECKPOINTS} WHERE table_name = ? AND start_time < ? AND "
+                "end_time > ?",
+                (name, end, w.start),
+            )
+        if rows:
+            self.insert(name, schema.column_kinds, rows)
+        pieces = trim(overlapping, (w.start, end), schema.width_s)
+        for c in [*pieces, Checkpoint(w.start, end, w.fetched_at)]:
+            self.execute(
+                f"INSERT INTO {CHECKPOINTS} (table_name, start_time, end_time, fetched_at) "
+                "VALUES (?, ?, ?, ?)",
+                (name, c.start, c.end, c.fetched_at),
+            )
+        return Written(len(w.buckets), replaced, len(rows), unknown)
+
+    def replace_tables(self, tables: Sequence[DirectoryTable]) -> None:
+        """Replace whole tables (the directory's, the spend limits'), in one transaction;
+        a table whose columns changed between versions is made anew."""
+        with self.transaction():
+            for t in tables:
+                wanted = [name for name, _ in t.columns]
+                have = [name for name, _ in self.columns(t.name)]
+                if have and have != wanted:
+                    self.execute(f"DROP TABLE {q(t.name)}")
+                    have = []
+                if not have:
+                    columns = ", ".join(f"{q(n)} {self.types[k]}" for n, k in t.columns)
+                    self.execute(f"CREATE TABLE {q(t.name)} ({columns})")
+                else:
+                    self.execute(f"DELETE FROM {q(t.name)}")
+                if t.rows:
+                    self.insert(t.name, t.columns, t.rows)
+
+
+def check_grouping(table: str, stored: tuple[str, ...], group_by: tuple[str, ...]) -> None:
+    """A table keeps the grouping it was first synced with."""
+    if stored != group_by:
+        had = ", ".join(stored) or "nothing (ungrouped)"
+        asked = ", ".join(group_by) or "nothing (ungrouped)"
+        raise ValueError(
+            f"group_by: {table} was first synced grouped by {had}; it cannot "
+            f"also hold rows grouped by {asked} (its sums would count twice). Sync "
+            "with the stored grouping, or into another store."
+        )

@@ -18,7 +18,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from .._sansio.endpoints import ENDPOINTS, EndpointSpec
+from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS, EndpointSpec
 from ..models import KNOWN_RESULT_TYPES, UsageBucket
 
 __all__ = ["Column", "TableSchema", "schema_for"]
@@ -67,6 +67,14 @@ class TableSchema:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def column_kinds(self) -> tuple[tuple[str, Kind], ...]:
+        return tuple((c.name, c.kind) for c in self.columns)
+
+    @property
+    def width_s(self) -> int:
+        return WIDTH_SECONDS[self.bucket_width]
 
     def rows(self, buckets: Iterable[UsageBucket[Any]]) -> Iterator[tuple[Any, ...]]:
         """One tuple per result of the table's type; other results (unknown tags) are left

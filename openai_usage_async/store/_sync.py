@@ -1,23 +1,30 @@
 """``Store.sync``: every endpoint's windows fetched concurrently, written as they arrive.
 
-The windows of every table (``_plan.plan_fetch``) become cursor chains run by the
-iterator engine's as-ready feed, under the client's one concurrency bound; each chain
-collects its window's buckets and hands the whole window on. A writer task takes the
-windows as they come, batches those already waiting, turns them into tuples
-(``_schema``) and commits each batch in one transaction on the store's writer thread, so
-fetching and writing overlap and memory stays bounded however long the range.
+A sync first checks every argument and every table it will touch, reading only (a sync
+refused there writes nothing, and makes no file). Then it takes the store's lock
+(``_lock``: one sync at a time per store, across processes), opens the writer (creating
+or migrating the store, ``_migrate``) and plans each table (``_plan.plan_ranges``),
+recording what it means to fetch as pending until the table's sync finishes. The windows
+of every table become cursor chains run by the iterator engine's as-ready feed, under
+the client's one concurrency bound; each chain collects its window's buckets and hands
+the whole window on. A writer task takes the windows as they come, batches those
+already waiting, and commits each batch in one transaction on the writer thread, which
+also builds the rows (``_backend``), so fetching and writing overlap, the event loop does
+no row work, and memory stays bounded however long the range.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+import anyio.to_thread
 
 from .. import errors
 from .._fanout import AsReadyFeed, Emit, FeedIterator, first_error
@@ -26,8 +33,12 @@ from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
 from .._sansio.query import Query, to_unix, validate
 from .._sansio.windows import Window, plan_windows
 from ..models import Directory, UsageBucket
-from ._backend import DirectoryTable, WindowRows
-from ._plan import Checkpoint, count_fetch, plan_fetch
+from . import _lock
+from ._backend import DirectoryTable, SQLBackend, TableState, WindowRows, check_grouping
+from ._errors import StoreBusyError
+from ._migrate import TableInfo
+from ._plan import count_fetch, plan_fetch, plan_ranges
+from ._read import Reader
 from ._schema import Kind, TableSchema, schema_for
 
 if TYPE_CHECKING:
@@ -35,6 +46,10 @@ if TYPE_CHECKING:
     from . import Store
 
 __all__ = ["EndpointReport", "SyncReport", "sync"]
+
+T = TypeVar("T")
+
+log = logging.getLogger("openai_usage_async.store")
 
 #: Windows the writer commits in one transaction, at most.
 BATCH_WINDOWS = 16
@@ -81,7 +96,10 @@ class SyncReport:
     """The whole sync's wall time."""
     directory_rows: dict[str, int] | None = None
     """Rows written to the directory tables (``projects``, ``users``, ``api_keys``), or
-    None when the key may not read the directory (the tables are left as they were)."""
+    None when the directory could not be read (the tables are left as they were)."""
+    directory_note: str | None = None
+    """Why the names were not (all) refreshed, when they were not: a key that may not read
+    the directory, the service failing, or some projects' listings that failed."""
 
     @property
     def rows_written(self) -> int:
@@ -127,10 +145,11 @@ class SyncReport:
             f"{requests:,} request{'' if requests == 1 else 's'}"
         )
         if self.directory_rows is None:
-            lines.append("directory: not readable with this key; names not refreshed")
+            lines.append(f"directory: {self.directory_note or 'not read'}")
         else:
             counts = ", ".join(f"{n:,} {t}" for t, n in self.directory_rows.items())
-            lines.append(f"directory: {counts}")
+            extra = f"; {self.directory_note}" if self.directory_note else ""
+            lines.append(f"directory: {counts}{extra}")
         return "\n".join(lines)
 
 
@@ -149,7 +168,6 @@ class _Tally:
     requests: int = 0
     retries: int = 0
     finished_at: float | None = None
-    checkpoints: list[Checkpoint] = field(default_factory=list)
 
 
 @dataclass
@@ -159,10 +177,6 @@ class _Job:
     tally: _Tally
     chains: Iterator[Chain]
     count: int
-
-
-def _overlaps(window: Window, checkpoints: list[Checkpoint]) -> bool:
-    return any(c.start < window.end and c.end > window.start for c in checkpoints)
 
 
 def _chains(query: Query, windows: Iterator[Window]) -> Iterator[Chain]:
@@ -225,6 +239,7 @@ async def sync(
     bucket_width: str = "1d",
     group_by: object = "auto",
     overlap: dt.timedelta | float = dt.timedelta(days=2),
+    wait: bool = True,
 ) -> SyncReport:
     """See :meth:`Store.sync`."""
     started = time.perf_counter()
@@ -250,62 +265,187 @@ async def sync(
             bucket_width=bucket_width,
             group_by=groupings[name] or None,
         )
-    db = store._backend_or_raise()
     schemas = {name: schema_for(name, bucket_width) for name in names}
-    for name, schema in schemas.items():  # every table checked before any is created
-        known = await store._run(db.look, schema, groupings[name])
-        if start is None and not known:
+    # Every table checked before any is created, reading only: a sync refused here leaves
+    # no file behind, not even a new one. (A DuckDB store being synced cannot be read:
+    # then the same checks wait for the lock.)
+    try:
+        known = await store._read(_registry, missing_ok=True)
+    except StoreBusyError:
+        pass
+    else:
+        _check_tables(known, schemas, groupings, start is None)
+    async with _lock.hold(store.path, wait=wait):
+        writer = _Writer(store)
+        try:
+            known = await writer.run(writer.open)
+            _check_tables(known, schemas, groupings, start is None)
+            return await _sync_locked(
+                store,
+                client,
+                writer,
+                schemas=schemas,
+                groupings=groupings,
+                start=start,
+                end=end,
+                now=now,
+                width=width,
+                overlap_s=overlap_s,
+                started=started,
+            )
+        finally:
+            with anyio.CancelScope(shield=True):
+                await writer.run(writer.close)
+
+
+def _registry(reader: Reader | None) -> dict[str, TableInfo]:
+    return reader.registry if reader is not None else {}
+
+
+def _check_tables(
+    registry: dict[str, TableInfo],
+    schemas: dict[str, TableSchema],
+    groupings: dict[str, tuple[str, ...]],
+    resume: bool,
+) -> None:
+    """Refuse a grouping that differs from a table's, and a resume of a table never synced."""
+    for name, schema in schemas.items():
+        info = registry.get(schema.name)
+        if info is not None:
+            check_grouping(schema.name, info.group_by, groupings[name])
+        elif resume:
             raise ValueError(
                 f"start_time: {schema.name} has never been synced, so there is nothing to "
                 "resume from: give a start_time for its first sync"
             )
+
+
+class _Writer:
+    """The sync's database connection, used from one thread at a time."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db: SQLBackend | None = None
+        self.limiter = anyio.CapacityLimiter(1)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+
+    def open(self) -> dict[str, TableInfo]:
+        self.db = self.store.backend(self.store.path)
+        try:
+            return self.db.open_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        db, self.db = self.db, None
+        if db is not None:
+            db.close()
+
+    @property
+    def backend(self) -> SQLBackend:
+        assert self.db is not None
+        return self.db
+
+
+async def _sync_locked(
+    store: Store,
+    client: AsyncUsageClient,
+    writer: _Writer,
+    *,
+    schemas: dict[str, TableSchema],
+    groupings: dict[str, tuple[str, ...]],
+    start: int | None,
+    end: int,
+    now: int,
+    width: int,
+    overlap_s: int,
+    started: float,
+) -> SyncReport:
+    db = writer.backend
     jobs: list[_Job] = []
+    states: dict[str, TableState] = {}
     for name, schema in schemas.items():
-        checkpoints: list[Checkpoint] = await store._run(db.prepare, schema, groupings[name])
-        first = start if start is not None else min(c.start for c in checkpoints)
-        tally = _Tally(schema, checkpoints=checkpoints)
-        if end <= first:
+        state: TableState = await writer.run(db.prepare, schema, groupings[name])
+        if start is None and not state.checkpoints and not state.pending:
+            # Created by a sync that committed nothing: there is still nothing to resume.
+            raise ValueError(
+                f"start_time: {schema.name} has never been synced, so there is nothing to "
+                "resume from: give a start_time for its first sync"
+            )
+        states[name] = state
+        ranges = plan_ranges(
+            start=start,
+            end=end,
+            now=now,
+            checkpoints=state.checkpoints,
+            pending=state.pending,
+            width_s=width,
+            overlap_s=overlap_s,
+        )
+        tally = _Tally(schema)
+        if not ranges:
             jobs.append(_Job(tally, iter(()), 0))
             continue
         query = validate(
             ENDPOINTS[name],
-            start_time=first,
-            end_time=end,
-            bucket_width=bucket_width,
+            start_time=ranges[0][0],
+            end_time=ranges[-1][1],
+            bucket_width=schema.bucket_width,
             group_by=groupings[name] or None,
         )
-        plan = {"width_s": width, "overlap_s": overlap_s, "size": query.page_size}
-        count = count_fetch(first, end, checkpoints, **plan)
-        tally.skipped = max(0, len(plan_windows(first, end, width, query.page_size)) - count)
-        chains = _chains(query, plan_fetch(first, end, checkpoints, **plan))
+        count = count_fetch(ranges, width_s=width, size=query.page_size)
+        asked = start if start is not None else ranges[0][0]
+        if start is None and state.checkpoints:
+            asked = min(asked, state.checkpoints[0].start)
+        if end > asked:
+            whole = len(plan_windows(asked, end, width, query.page_size))
+            tally.skipped = max(0, whole - count)
+        await writer.run(db.begin_table, schema.name, ranges)
+        chains = _chains(query, plan_fetch(ranges, width_s=width, size=query.page_size))
         tally.planned = count
         jobs.append(_Job(tally, chains, count))
     by_endpoint = {job.tally.schema.spec.name: job.tally for job in jobs}
     store._live = {name: (0, t.planned) for name, t in by_endpoint.items()}
     total = sum(job.count for job in jobs)
     named: dict[str, int] = {}
-    readable = True
+    note: list[str] = []
 
     async def refresh_directory() -> None:
-        nonlocal readable
+        # The directory never breaks a sync: whatever goes wrong, the names stay as the
+        # last sync that could read them left them, and the usage sync goes on.
         try:
             found = await client.organization.directory()
         except (errors.PermissionDeniedError, errors.NotFoundError):
-            readable = False  # a key for usage only: the names stay as they were
+            note.append("not readable with this key; names not refreshed")
+            return
+        except errors.APIError as exc:
+            log.warning("the directory could not be read; the names stay as stored: %s", exc)
+            note.append(f"could not be read ({_short(exc)}); names not refreshed")
             return
         tables = directory_tables(found)
-        await store._run(db.replace_directory, tables)
+        kept = {s.project_id for s in found.skipped if s.listing == "api_keys"}
+        await writer.run(_replace_directory, db, tables, kept)
         named.update((t.name, len(t.rows)) for t in tables)
+        unexpected = [s for s in found.skipped if not s.expected]
+        if unexpected:
+            which = ", ".join(f"{s.listing} of {s.project_id}" for s in unexpected)
+            note.append(f"{len(unexpected)} listing(s) could not be read ({which}); kept as stored")
 
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(refresh_directory)
             if total:
-                await _fetch_and_write(store, client, jobs, by_endpoint, total, clock)
+                await _fetch_and_write(
+                    writer, client, jobs, by_endpoint, total, clock=client._requester.clock
+                )
     except BaseExceptionGroup as group:
         raise _cause(group) from None
-    for job in jobs:
-        await store._run(store._backend_or_raise().index, job.tally.schema)
+    finished = int(client._requester.clock())
+    for state in states.values():
+        await writer.run(db.finish_table, state, finished, overlap_s)
     elapsed = time.perf_counter() - started
     return SyncReport(
         {
@@ -325,8 +465,28 @@ async def sync(
             for name, t in by_endpoint.items()
         },
         elapsed,
-        named if readable else None,
+        None if note and not named else named,
+        note[0] if note else None,
     )
+
+
+def _short(exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    return f"HTTP {status}" if status is not None else type(exc).__name__
+
+
+def _replace_directory(db: SQLBackend, tables: list[DirectoryTable], kept: set[str]) -> None:
+    """Replace the directory tables; a project whose keys could not be listed keeps the
+    key names stored for it."""
+    keys = next(t for t in tables if t.name == "api_keys")
+    names = [n for n, _ in keys.columns]
+    if kept and [n for n, _ in db.columns("api_keys")] == names:
+        marks = ", ".join("?" * len(kept))
+        keys.rows += db.execute(
+            f"SELECT {', '.join(names)} FROM api_keys WHERE project_id IN ({marks})",
+            sorted(kept),
+        )
+    db.replace_tables(tables)
 
 
 def directory_tables(found: Directory) -> list[DirectoryTable]:
@@ -395,11 +555,12 @@ _Fetched = tuple[Chain, list[UsageBucket[Any]], int]
 
 
 async def _fetch_and_write(
-    store: Store,
+    writer: _Writer,
     client: AsyncUsageClient,
     jobs: list[_Job],
     tallies: dict[str, _Tally],
     total: int,
+    *,
     clock: Callable[[], float],
 ) -> None:
     requester = client._requester
@@ -437,7 +598,7 @@ async def _fetch_and_write(
                         batch.append(receive.receive_nowait())
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
-                await _commit(store, batch, tallies)
+                await _commit(writer, batch, tallies)
 
     try:
         async with anyio.create_task_group() as tg:
@@ -455,27 +616,22 @@ def _cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return first_error(rest if rest is not None else group)
 
 
-async def _commit(store: Store, batch: list[_Fetched], tallies: dict[str, _Tally]) -> None:
+async def _commit(writer: _Writer, batch: list[_Fetched], tallies: dict[str, _Tally]) -> None:
     prepared = []
     for chain, buckets, fetched_at in batch:
-        tally = tallies[chain.query.spec.name]
         window = chain.window
         assert window is not None
-        rows = list(tally.schema.rows(buckets))
-        tally.unknown += tally.schema.unknown(buckets)
-        fresh = not _overlaps(window, tally.checkpoints)
-        prepared.append(
-            WindowRows(
-                tally.schema, window.start, window.end, fetched_at, rows, len(buckets), fresh
-            )
-        )
-    replaced = await store._run(store._backend_or_raise().write, prepared)
+        schema = tallies[chain.query.spec.name].schema
+        # The rows are built from the Structs on the writer thread, not on the event loop.
+        prepared.append(WindowRows(schema, window.start, fetched_at, buckets))
+    written = await writer.run(writer.backend.write, prepared)
     now = time.perf_counter()
-    for w, n in zip(prepared, replaced, strict=True):
+    for w, done in zip(prepared, written, strict=True):
         tally = tallies[w.schema.spec.name]
         tally.fetched += 1
-        tally.buckets += w.buckets
-        tally.replaced += n
-        tally.rows += len(w.rows)
+        tally.buckets += done.buckets
+        tally.replaced += done.replaced
+        tally.rows += done.rows
+        tally.unknown += done.unknown
         tally.finished_at = now
-        store._live[w.schema.spec.name] = (tally.fetched, tally.planned)
+        writer.store._live[w.schema.spec.name] = (tally.fetched, tally.planned)

@@ -54,5 +54,5 @@ async def test_a_range_ending_after_now(quirky: Emulator, client: AsyncUsageClie
     else:
         assert ends == [TODAY - DAY, TODAY, TODAY + DAY, TODAY + 2 * DAY, TODAY + 3 * DAY]
         assert buckets[-1].results == []  # the future is empty
-    today = [b for b in buckets if b.start_time == TODAY][0]
+    today = next(b for b in buckets if b.start_time == TODAY)
     assert sum(r.input_tokens for r in today.results) > 0

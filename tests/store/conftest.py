@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import pathlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import pytest
 
 from openai_usage_async import AsyncUsageClient
-from openai_usage_async.emulator import Emulator
+from openai_usage_async.emulator import Emulator, serve_in_thread
 from openai_usage_async.store import Store, open_store
+from openai_usage_async.store._read import Reader
 from openai_usage_async.store._schema import TableSchema
 from tests.e2e.conftest import fast_retries, same_clock
-from tests.helpers import TEST_KEY
+from tests.helpers import NOW, TEST_KEY
+
+
+@pytest.fixture(params=["whole", "clipped"])
+async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
+    """The emulator, with the bucket in progress answered whole, then clipped at its clock:
+    every store test runs both ways, as the service answers both ways."""
+    async with Emulator(now=NOW, in_progress=request.param) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module", params=["whole", "clipped"])
+def served(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    """The same, on a thread of its own, for the command line's subprocesses."""
+    with serve_in_thread(now=NOW, in_progress=request.param) as emu:
+        yield emu
 
 
 @pytest.fixture
@@ -42,19 +60,39 @@ def ordered(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return sorted(rows, key=lambda r: [(v is not None, v if v is not None else 0) for v in r])
 
 
+async def query(store: Store, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` read from the store as a reader does (read-only)."""
+
+    def read() -> list[tuple[Any, ...]]:
+        with Reader(store.path) as reader:
+            return reader.execute(sql, parameters)
+
+    return await anyio.to_thread.run_sync(read)
+
+
 async def table_rows(store: Store, schema: TableSchema) -> list[tuple[Any, ...]]:
-    db = store._backend_or_raise()
     columns = ", ".join(f'"{c}"' for c in schema.column_names)
-    return ordered(await store._run(db.execute, f'SELECT {columns} FROM "{schema.name}"'))
+    return ordered(await query(store, f'SELECT {columns} FROM "{schema.name}"'))
+
+
+async def write(store: Store, fn: Callable[[Any], Any]) -> Any:
+    """Run ``fn(backend)`` on a writer connection of its own, behind the sync's back."""
+
+    def run() -> Any:
+        db = store.backend(store.path)
+        try:
+            return fn(db)
+        finally:
+            db.close()
+
+    return await anyio.to_thread.run_sync(run)
 
 
 async def insert_rows(store: Store, schema: TableSchema, rows: list[tuple[Any, ...]]) -> None:
     """Put rows in behind the sync's back (to stage a group that vanished upstream)."""
-    db = store._backend_or_raise()
 
-    def insert() -> None:
-        db.begin()
-        db.insert(schema, rows)
-        db.commit()
+    def insert(db: Any) -> None:
+        with db.transaction():
+            db.insert(schema.name, schema.column_kinds, rows)
 
-    await store._run(insert)
+    await write(store, insert)

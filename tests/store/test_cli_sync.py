@@ -55,7 +55,7 @@ def committed(store: pathlib.Path) -> list[tuple[str, int, int]]:
     try:
         with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
             return list(
-                db.execute("SELECT table_name, start_time, end_time FROM _openai_usage_windows")
+                db.execute("SELECT table_name, start_time, end_time FROM _openai_usage_checkpoints")
             )
     except sqlite3.OperationalError:
         return []  # not created yet
@@ -223,7 +223,9 @@ def test_a_store_path_from_the_environment(emu: Emulator, tmp_path: pathlib.Path
         emu.base_url,
         "-q",
         "--start",
-        "3d",
+        str(TODAY - 3 * DAY),
+        "--end",
+        str(TODAY),
         "--endpoints",
         "costs",
         OPENAI_USAGE_STORE=str(store),

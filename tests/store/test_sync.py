@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import pathlib
 import re
+from unittest import mock
 
 import anyio
 import pytest
@@ -14,9 +15,10 @@ from openai_usage_async._sansio.endpoints import ENDPOINTS
 from openai_usage_async.emulator import Emulator, Fault
 from openai_usage_async.store import Store, StoreError, open_store
 from openai_usage_async.store._schema import schema_for
+from openai_usage_async.store._sqlite import SQLiteBackend
 from openai_usage_async.store._sync import _auto_group_by
 from tests.helpers import DAY, NOW
-from tests.store.conftest import insert_rows, ordered, table_rows
+from tests.store.conftest import insert_rows, ordered, query, table_rows
 
 TODAY = NOW // DAY * DAY
 T0 = TODAY - 10 * DAY  # ten whole days, then the partial day up to NOW
@@ -45,11 +47,10 @@ async def test_a_full_sync_equals_list_row_for_row(
         assert report.endpoints[name].buckets_replaced == 0
     # Sums over a table equal the service's ungrouped totals.
     totals = await client.usage.completions.list(start_time=T0, end_time=NOW)
-    db = store._backend_or_raise()
-    [(tokens,)] = await store._run(db.execute, 'SELECT SUM(input_tokens) FROM "completions_1d"')
+    [(tokens,)] = await query(store, 'SELECT SUM(input_tokens) FROM "completions_1d"')
     assert tokens == sum(r.input_tokens for b in totals for r in b.results)
     costs = await client.usage.costs.list(start_time=T0, end_time=NOW)
-    [(amount,)] = await store._run(db.execute, 'SELECT SUM(amount_value) FROM "costs_1d"')
+    [(amount,)] = await query(store, 'SELECT SUM(amount_value) FROM "costs_1d"')
     assert amount == pytest.approx(sum(r.amount.value for b in costs for r in b.results))
 
 
@@ -222,15 +223,21 @@ async def test_a_full_disk_leaves_the_store_as_it_was(
         await store.sync(client, start_time=T0, endpoints=["completions"])
         schema = schema_for("completions", "1d")
         before = await table_rows(store, schema)
-        db = store._backend_or_raise()
-        windows = await store._run(db.execute, "SELECT * FROM _openai_usage_windows")
-        [(pages,)] = await store._run(db.execute, "PRAGMA page_count")
-        await store._run(db.execute, f"PRAGMA max_page_count = {pages}")
-        with pytest.raises(StoreError, match="disk is full"):
-            await store.sync(client, start_time=T0 - 300 * DAY, endpoints=["completions"])
+        windows = await query(store, "SELECT * FROM _openai_usage_checkpoints")
+        [(pages,)] = await query(store, "PRAGMA page_count")
+        # The limit is a connection's: the sync's writer sets it as it opens.
+        limit = SQLiteBackend.__init__
+
+        def full(self: SQLiteBackend, path: str) -> None:
+            limit(self, path)
+            self.execute(f"PRAGMA max_page_count = {pages}")
+
+        with mock.patch.object(SQLiteBackend, "__init__", full):
+            with pytest.raises(StoreError, match="disk is full"):
+                await store.sync(client, start_time=T0 - 300 * DAY, endpoints=["completions"])
         # Nothing half-written: the rows and checkpoints are those of the last good sync.
         assert await table_rows(store, schema) == before
-        assert await store._run(db.execute, "SELECT * FROM _openai_usage_windows") == windows
+        assert await query(store, "SELECT * FROM _openai_usage_checkpoints") == windows
 
 
 async def test_sync_keeps_the_directory_tables_for_joins(
@@ -243,9 +250,8 @@ async def test_sync_keeps_the_directory_tables_for_joins(
         "users": len(d.users),
         "api_keys": len(d.api_keys),
     }
-    db = store._backend_or_raise()
-    joined = await store._run(
-        db.execute,
+    joined = await query(
+        store,
         'SELECT p.name, SUM(c.amount_value) FROM "costs_1d" c JOIN projects p ON p.id = '
         "c.project_id GROUP BY p.name ORDER BY 2 DESC",
     )
@@ -256,7 +262,7 @@ async def test_sync_keeps_the_directory_tables_for_joins(
     again = await store.sync(client, endpoints=["costs"])
     assert again.directory_rows is None
     assert "directory: not readable with this key" in str(again)
-    [(count,)] = await store._run(db.execute, "SELECT COUNT(*) FROM projects")
+    [(count,)] = await query(store, "SELECT COUNT(*) FROM projects")
     assert count == len(d.projects)
 
 

@@ -1,0 +1,211 @@
+"""The one read side: read-only connections, coverage, and what reports ask of a store.
+
+Every reader (``Store.buckets``, ``Store.coverage``, ``Store.directory``, ``summary
+--store``, ``budget``, ``serve``) comes through here. A :class:`Reader` opens the file
+read-only (SQLite ``mode=ro``, DuckDB ``read_only=True``), never writes, never changes the
+journal mode, never migrates: it reads version 1 and version 2 stores as they are, and
+refuses a file that is not a store, or a store of a newer version, unchanged. All its
+queries run in one read transaction, so what it reads is one commit's state, whatever a
+sync commits meanwhile. It is blocking: the store runs it on a worker thread, never on
+the sync's writer thread, so a reader never waits for a sync. Plain values out; the
+formatting is the caller's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from .._sansio.endpoints import WIDTH_SECONDS
+from ..models import (
+    Directory,
+    OrganizationUser,
+    Project,
+    ProjectApiKey,
+)
+from . import _migrate
+from ._errors import StoreError
+from ._migrate import TableInfo, q
+from ._plan import Checkpoint, Range, TableCoverage, coverage
+from ._schema import Kind, TableSchema
+
+__all__ = ["DEFAULT_OVERLAP_S", "Reader"]
+
+#: The overlap coverage assumes for a table whose last sync did not record one.
+DEFAULT_OVERLAP_S = 2 * 86_400
+
+
+class _Connection(Protocol):
+    path: str
+    types: dict[Kind, str]
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def tables(self) -> set[str]: ...
+    def columns(self, table: str) -> list[tuple[str, str]]: ...
+    def begin(self) -> None: ...
+    def end(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def connect(path: str) -> _Connection:
+    """A read-only connection to the store at ``path`` (which must exist)."""
+    if os.path.isdir(path):
+        raise StoreError(f"{path}: is a directory; give the path of a store file")
+    if not os.path.exists(path):
+        raise StoreError(
+            f"{path}: no store there; make one with `openai-usage sync --store {path} --start ...`"
+        )
+    if path.endswith(".duckdb"):
+        from ._duckdb import DuckDBReader
+
+        return DuckDBReader(path)
+    from ._sqlite import SQLiteReader
+
+    return SQLiteReader(path)
+
+
+class Reader:
+    """One read session of a store: ``with Reader(path) as r: r.coverage()``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db = connect(path)
+        try:
+            version = _migrate.version_of(self._db)
+            if version is not None:
+                _migrate.check_version(self._db, version)
+            self.version = version
+            self._db.begin()
+            self._registry: dict[str, TableInfo] | None = None
+            self._checkpoints: dict[str, list[Checkpoint]] | None = None
+            self._checked: set[str] = set()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def close(self) -> None:
+        try:
+            self._db.end()
+        finally:
+            self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql, parameters)
+
+    @property
+    def registry(self) -> dict[str, TableInfo]:
+        """The store's data tables, by name (empty for an empty store)."""
+        if self._registry is None:
+            self._registry = (
+                {} if self.version is None else _migrate.read_registry(self._db, self.version)
+            )
+        return self._registry
+
+    @property
+    def checkpoints(self) -> dict[str, list[Checkpoint]]:
+        if self._checkpoints is None:
+            self._checkpoints = (
+                {} if self.version is None else _migrate.read_checkpoints(self._db, self.version)
+            )
+        return self._checkpoints
+
+    def pending(self) -> dict[str, list[Range]]:
+        return {} if self.version is None else _migrate.read_pending(self._db, self.version)
+
+    def table(self, name: str) -> TableInfo | None:
+        """A data table's record, its columns checked against the real table."""
+        info = self.registry.get(name)
+        if info is not None and name not in self._checked:
+            _migrate.check_columns(self._db, info)
+            self._checked.add(name)
+        return info
+
+    # -- coverage ---------------------------------------------------------------------------
+
+    def coverage(self) -> list[TableCoverage]:
+        """Every data table's :class:`TableCoverage`, by name."""
+        out = []
+        for name, info in sorted(self.registry.items()):
+            checkpoints = self.checkpoints.get(name, [])
+            last = info.last_sync
+            if last is None and checkpoints and self.version == 1:
+                last = max(c.fetched_at for c in checkpoints)
+            out.append(
+                coverage(
+                    table=name,
+                    endpoint=info.endpoint,
+                    bucket_width=info.bucket_width,
+                    group_by=info.group_by,
+                    checkpoints=checkpoints,
+                    width_s=WIDTH_SECONDS[info.bucket_width],
+                    overlap_s=DEFAULT_OVERLAP_S if info.overlap_s is None else info.overlap_s,
+                    last_sync=last,
+                )
+            )
+        return out
+
+    def covered(self, name: str) -> list[Range]:
+        """The ranges of a table that some sync stored (merged)."""
+        from ._plan import merge
+
+        return merge((c.start, c.end) for c in self.checkpoints.get(name, []))
+
+    # -- buckets ----------------------------------------------------------------------------
+
+    def bucket_rows(
+        self, schema: TableSchema, start: int, end: int, group_by: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """Rows of ``(start_time, end_time, <every column after them>)`` summed over the
+        groups not asked for, by bucket and group, in order."""
+        info = self.table(schema.name)
+        if info is None:
+            raise LookupError(schema.name)
+        have = set(info.column_names)
+        select = []
+        for column in schema.columns[2:]:
+            name = q(column.name)
+            if column.name not in have:
+                select.append("NULL")  # a field this version knows, newer than the table
+            elif column.name in group_by:
+                select.append(name)
+            elif column.kind in ("integer", "real"):
+                select.append(f"SUM({name})")
+            elif column.name in schema.spec.group_by:
+                select.append("NULL")
+            else:
+                select.append(f"MAX({name})")
+        keys = ", ".join(["start_time", "end_time", *(q(g) for g in group_by)])
+        sql = (
+            f"SELECT start_time, end_time, {', '.join(select)} FROM {q(schema.name)} "
+            f"WHERE start_time >= ? AND start_time < ? GROUP BY {keys} ORDER BY {keys}"
+        )
+        return self.execute(sql, (start, end))
+
+    # -- the directory ----------------------------------------------------------------------
+
+    def directory(self) -> Directory | None:
+        """The names kept by the last sync that could read the directory, or None."""
+        tables = self._db.tables()
+        if not {"projects", "users", "api_keys"} <= tables:
+            return None
+        projects = self.execute("SELECT id, name, status FROM projects")
+        users = self.execute("SELECT id, name, email, role FROM users")
+        keys = self.execute("SELECT id, project_id, name FROM api_keys")
+        return Directory(
+            projects=[Project(id=i, name=n, status=st) for i, n, st in projects],
+            users=[OrganizationUser(id=i, name=n, email=e, role=r) for i, n, e, r in users],
+            api_keys=[ProjectApiKey(id=i, project_id=p, name=n) for i, p, n in keys],
+        )
