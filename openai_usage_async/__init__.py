@@ -35,6 +35,7 @@ from .errors import InternalServerError as InternalServerError
 from .errors import NotFoundError as NotFoundError
 from .errors import PermissionDeniedError as PermissionDeniedError
 from .errors import RateLimitError as RateLimitError
+from .errors import SpendLimitExceededError as SpendLimitExceededError
 from .errors import UnprocessableEntityError as UnprocessableEntityError
 from .models import AudioSpeechesResult as AudioSpeechesResult
 from .models import AudioTranscriptionsResult as AudioTranscriptionsResult
@@ -52,6 +53,8 @@ from .models import OrganizationUser as OrganizationUser
 from .models import Project as Project
 from .models import ProjectApiKey as ProjectApiKey
 from .models import ProjectServiceAccount as ProjectServiceAccount
+from .models import SpendAlert as SpendAlert
+from .models import SpendLimit as SpendLimit
 from .models import UnknownResult as UnknownResult
 from .models import UsageBucket as UsageBucket
 from .models import UsagePage as UsagePage
@@ -95,6 +98,9 @@ __all__ = (
     "ProjectApiKey",
     "ProjectServiceAccount",
     "RateLimitError",
+    "SpendAlert",
+    "SpendLimit",
+    "SpendLimitExceededError",
     "UnknownResult",
     "UnprocessableEntityError",
     "Usage",

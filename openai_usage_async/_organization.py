@@ -1,4 +1,5 @@
-"""``client.organization``: the directory that names the IDs in usage data; glue only."""
+"""``client.organization``: the directory that names the IDs in usage data, and the
+spend limits and alerts; glue only."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ from ._sansio.organization import (
 )
 from ._sansio.query import ExtraQuery, _strings, check_extra_headers, extra_pairs
 from ._sansio.responses import decipher
+from ._sansio.spend import (
+    SPEND_ALERTS_DECODER,
+    SpendOrder,
+    check_alert_limit,
+    check_order,
+    decipher_limit,
+)
 from .errors import APIError
 from .models import (
     Directory,
@@ -33,6 +41,8 @@ from .models import (
     ProjectApiKey,
     ProjectServiceAccount,
     SkippedListing,
+    SpendAlert,
+    SpendLimit,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +62,11 @@ _LIST_ARGUMENTS = ("limit", "after")
 _DIRECTORY_ARGUMENTS = (*_LIST_ARGUMENTS, "include_archived", "owner_project_access")
 
 log = logging.getLogger("openai_usage_async.directory")
+
+#: Every list's decoder, by kind: the directory's, and the spend alerts'.
+_LIST_DECODERS: dict[str, Any] = {**DIRECTORY_DECODERS, "spend_alerts": SPEND_ALERTS_DECODER}
+#: The parameters a spend alerts list sets itself.
+_ALERT_ARGUMENTS = (*_LIST_ARGUMENTS, "order")
 
 
 def _follow(
@@ -73,7 +88,7 @@ async def _pages(
     extra_headers: tuple[tuple[str, str], ...],
 ) -> AsyncIterator[Any]:
     cursor = ListCursor(pairs, f"{kind} ({path})")
-    decoder: Any = DIRECTORY_DECODERS[kind]
+    decoder: Any = _LIST_DECODERS[kind]
     decode = functools.partial(decipher, decode=decoder.decode)
     requester = client._requester
     while not cursor.done:
@@ -209,13 +224,162 @@ async def _with_project(items: AsyncIterator[T], project_id: str) -> AsyncIterat
         yield msgspec.structs.replace(item, project_id=project_id)  # type: ignore[type-var]
 
 
+# -- spend limits and alerts (read-only) ---------------------------------------------------
+
+
+def _alert_pairs(order: object, limit: object) -> builtins.list[tuple[str, str]]:
+    checked = check_alert_limit(limit)
+    pairs = [] if checked is None else [("limit", str(checked))]
+    sort = check_order(order)
+    if sort is not None:
+        pairs.append(("order", sort))
+    return pairs
+
+
+async def _get_limit(
+    client: AsyncUsageClient, path: str, extra_query: object, extra_headers: object
+) -> SpendLimit | None:
+    extra_q, extra_h = _extras(extra_query, extra_headers, ())
+    limit: SpendLimit | None = await client._requester.get(
+        path, builtins.list(extra_q), decipher_limit, extra_headers=extra_h
+    )
+    return limit
+
+
+class OrganizationSpendLimit:
+    """``client.organization.spend_limit``: the organization's hard spend limit."""
+
+    def __init__(self, client: AsyncUsageClient) -> None:
+        self._client = client
+
+    async def get(
+        self,
+        *,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SpendLimit | None:
+        """The organization's hard spend limit, or None when it has none (the service's
+        404). A key without the scope gets ``PermissionDeniedError`` (403, not retried).
+
+        ``threshold_amount`` is in cents (``threshold_usd`` in dollars);
+        ``enforcement.status`` is a state: ``"enforcing"`` while the limit is reached and
+        blocking requests.
+        """
+        return await _get_limit(
+            self._client, "/organization/spend_limit", extra_query, extra_headers
+        )
+
+
+class ProjectSpendLimit:
+    """``client.organization.projects.spend_limit``: a project's hard spend limit."""
+
+    def __init__(self, client: AsyncUsageClient) -> None:
+        self._client = client
+
+    async def get(
+        self,
+        project_id: str,
+        *,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> SpendLimit | None:
+        """The project's hard spend limit (with its ``project_id`` set), or None when it
+        has none (the service's 404; an ID the organization has no project for answers
+        404 too, so it gives None as well: check IDs against ``projects.list()`` when that
+        matters). A key without the scope gets ``PermissionDeniedError`` (403).
+        """
+        quoted = urllib.parse.quote(check_project_id(project_id), safe="")
+        path = f"/organization/projects/{quoted}/spend_limit"
+        limit = await _get_limit(self._client, path, extra_query, extra_headers)
+        return None if limit is None else msgspec.structs.replace(limit, project_id=project_id)
+
+
+class OrganizationSpendAlerts:
+    """``client.organization.spend_alerts``: the organization's email spend alerts."""
+
+    def __init__(self, client: AsyncUsageClient) -> None:
+        self._client = client
+
+    def iter(
+        self,
+        *,
+        order: SpendOrder | None = None,
+        limit: int | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[SpendAlert]:
+        """Every spend alert of the organization (``limit`` is the page size, 1..100;
+        ``order`` ``"asc"`` or ``"desc"``, left out: the service's)."""
+        pairs = _alert_pairs(order, limit)
+        extras = _extras(extra_query, extra_headers, _ALERT_ARGUMENTS)
+        return _follow(self._client, "/organization/spend_alerts", pairs, "spend_alerts", extras)
+
+    async def list(
+        self,
+        *,
+        order: SpendOrder | None = None,
+        limit: int | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> builtins.list[SpendAlert]:
+        """:meth:`iter` collected."""
+        alerts = self.iter(
+            order=order, limit=limit, extra_query=extra_query, extra_headers=extra_headers
+        )
+        return [a async for a in alerts]
+
+
+class ProjectSpendAlerts(_ProjectListing[SpendAlert]):
+    """``client.organization.projects.spend_alerts``: a project's email spend alerts."""
+
+    _kind = "spend_alerts"
+
+    def iter(
+        self,
+        project_id: str,
+        *,
+        order: SpendOrder | None = None,
+        limit: int | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[SpendAlert]:
+        """Every spend alert of the project (``limit`` is the page size, 1..100; ``order``
+        ``"asc"`` or ``"desc"``), each with its ``project_id`` set. An ID the organization
+        has no project for is ``NotFoundError`` (404)."""
+        pairs = _alert_pairs(order, limit)
+        extras = _extras(extra_query, extra_headers, _ALERT_ARGUMENTS)
+        return self._iter(project_id, pairs, extras)
+
+    async def list(
+        self,
+        project_id: str,
+        *,
+        order: SpendOrder | None = None,
+        limit: int | None = None,
+        extra_query: ExtraQuery | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> builtins.list[SpendAlert]:
+        """:meth:`iter` collected."""
+        alerts = self.iter(
+            project_id,
+            order=order,
+            limit=limit,
+            extra_query=extra_query,
+            extra_headers=extra_headers,
+        )
+        return [a async for a in alerts]
+
+
 class Projects:
-    """``client.organization.projects``, with ``api_keys`` and ``service_accounts``."""
+    """``client.organization.projects``, with ``api_keys``, ``service_accounts``,
+    ``spend_limit`` and ``spend_alerts``."""
 
     def __init__(self, client: AsyncUsageClient) -> None:
         self._client = client
         self.api_keys = ProjectApiKeys(client)
         self.service_accounts = ProjectServiceAccounts(client)
+        self.spend_limit = ProjectSpendLimit(client)
+        self.spend_alerts = ProjectSpendAlerts(client)
 
     def iter(
         self,
@@ -293,8 +457,10 @@ class Users:
 
 class Organization:
     """``client.organization``: projects, users, API keys and service accounts, and
-    :meth:`directory`, all of them at once. A key that may read usage but not the
-    directory gets ``PermissionDeniedError`` (403) here.
+    :meth:`directory`, all of them at once; and the hard spend limits and email spend
+    alerts of the organization (``spend_limit``, ``spend_alerts``) and of its projects
+    (``projects.spend_limit``, ``projects.spend_alerts``), read-only. A key that may read
+    usage but not these gets ``PermissionDeniedError`` (403) here.
 
     Every method takes ``extra_query`` and ``extra_headers``, sent as given on every page
     as :class:`~openai_usage_async.Endpoint` sends them (``limit`` and ``after`` are the
@@ -303,9 +469,14 @@ class Organization:
     def __init__(self, client: AsyncUsageClient) -> None:
         self.projects = Projects(client)
         self.users = Users(client)
+        self.spend_limit = OrganizationSpendLimit(client)
+        self.spend_alerts = OrganizationSpendAlerts(client)
 
     def __repr__(self) -> str:
-        return "<Organization projects, users, projects.api_keys, projects.service_accounts>"
+        return (
+            "<Organization projects, users, projects.api_keys, projects.service_accounts, "
+            "spend_limit, spend_alerts, projects.spend_limit, projects.spend_alerts>"
+        )
 
     async def directory(
         self,

@@ -27,7 +27,7 @@ import aiohttp
 import anyio
 
 from ._limiter import AdaptiveLimiter
-from ._sansio.responses import not_found_hint
+from ._sansio.responses import is_rate_limit, not_found_hint
 from ._sansio.retry import RetryPolicy
 from ._version import __version__
 from .errors import (
@@ -36,7 +36,6 @@ from .errors import (
     APIStatusError,
     APITimeoutError,
     NotFoundError,
-    RateLimitError,
 )
 
 __all__ = ["AiohttpSender", "RawResponse", "RequestCounter", "Requester", "Secret", "Sender"]
@@ -290,7 +289,7 @@ class Requester:
                     value = decipher(status, headers, response.body)
                 except APIError as exc:
                     error = exc
-                    if isinstance(exc, RateLimitError):
+                    if is_rate_limit(exc):  # not a spend limit's 429: no sign of load
                         self.limiter.on_rate_limited(ticket)
                     elif isinstance(exc, NotFoundError):
                         hint = not_found_hint(self.base_url)

@@ -14,6 +14,7 @@
         ├── ConflictError             409
         ├── UnprocessableEntityError  422
         ├── RateLimitError            429
+        │   └── SpendLimitExceededError   429: a hard spend limit reached (not a rate limit)
         └── InternalServerError       >= 500
 
 Every error has ``.type``, ``.code`` and ``.param``: the fields of the service's error
@@ -21,11 +22,21 @@ object (``{"error": {"message", "type", "code", "param"}}``), or None when it se
 as in the official SDK. An error raised once the retries ran out says so in its message
 (``"... (after 2 retries)"``) and in ``.retries``.
 
+Not every 429 is a rate limit. A hard spend limit reached (``code``
+``organization_spend_limit_exceeded`` or ``project_spend_limit_exceeded``) raises
+:class:`SpendLimitExceededError`; the other codes that no wait fixes
+(``insufficient_quota``, ``billing_not_active``, ``credit_balance_exhausted``,
+``usage_limit_exceeded``, ``organization_usage_limit_exceeded``) raise a plain
+:class:`RateLimitError` whose message says it is not a rate limit. Both are raised at
+once: never retried, and they do not lower the client's concurrency bound.
+
 Invalid arguments are not API errors: they raise ``ValueError`` naming the argument,
 before any request is sent. Messages never contain the API key.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 __all__ = [
     "APIConnectionError",
@@ -40,6 +51,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "SpendLimitExceededError",
     "UnprocessableEntityError",
 ]
 
@@ -184,7 +196,35 @@ class UnprocessableEntityError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """429: too many requests; retried after the server's ``retry-after`` hint."""
+    """429: too many requests; retried after the server's ``retry-after`` hint.
+
+    Except when the ``code`` says it is no rate limit: a hard spend limit reached
+    (:class:`SpendLimitExceededError`), or ``insufficient_quota``, ``billing_not_active``,
+    ``credit_balance_exhausted``, ``usage_limit_exceeded``,
+    ``organization_usage_limit_exceeded``. Those are raised at once (no retry fixes them)
+    and leave the client's concurrency bound as it is.
+    """
+
+
+class SpendLimitExceededError(RateLimitError):
+    """429 with ``code`` ``organization_spend_limit_exceeded`` or
+    ``project_spend_limit_exceeded``: a hard spend limit was reached.
+
+    Not a rate limit: the service refuses requests until an owner raises the limit or the
+    month (a UTC calendar month) ends, so it is raised after one request, never retried,
+    and never lowers the client's concurrency bound. A ``RateLimitError``, so handlers of
+    that still catch it. :attr:`scope` says whose limit it was::
+
+        try:
+            await client.usage.costs.list(start_time=t0)
+        except errors.SpendLimitExceededError as exc:
+            print(f"the {exc.scope}'s hard spend limit is reached")
+    """
+
+    @property
+    def scope(self) -> Literal["organization", "project"]:
+        """Whose limit was reached: ``"organization"`` or ``"project"`` (from ``code``)."""
+        return "project" if self.code == "project_spend_limit_exceeded" else "organization"
 
 
 class InternalServerError(APIStatusError):

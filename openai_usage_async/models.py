@@ -50,7 +50,10 @@ __all__ = [
     "ProjectApiKey",
     "ProjectServiceAccount",
     "SkippedListing",
+    "SpendAlert",
+    "SpendLimit",
     "SpendLimitEnforcement",
+    "SpendNotificationChannel",
     "UnknownResult",
     "UsageBucket",
     "UsagePage",
@@ -612,6 +615,105 @@ class ProjectServiceAccount(msgspec.Struct, _Model, frozen=True, kw_only=True, g
     created_at: int | None = None
     #: The project it belongs to (not sent by the service: the client fills it in).
     project_id: str | None = None
+
+
+# -- spend limits and alerts -----------------------------------------------------------------
+#
+# Amounts are integer cents of `currency` as the service sends them (the Costs API answers
+# dollars as floats): `threshold_usd` converts. Every limit and alert so far is in USD per
+# UTC calendar month (`interval: "month"`).
+
+
+class SpendNotificationChannel(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
+    """Who is emailed about a spend limit or alert: ``type`` is ``"email"`` (the only kind
+    so far), ``recipients`` their addresses, ``subject_prefix`` what starts the subject
+    (None: the service's default)."""
+
+    type: str = "email"
+    recipients: list[str] = msgspec.field(default_factory=list)
+    subject_prefix: str | None = None
+
+
+class SpendLimit(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
+    """A hard spend limit of the organization or of one project
+    (``client.organization.spend_limit.get()``,
+    ``client.organization.projects.spend_limit.get(project_id)``).
+
+    ``object`` is ``"organization.spend_limit"`` or ``"project.spend_limit"``.
+    ``threshold_amount`` is in integer **cents** of ``currency`` (only ``"USD"`` so far)
+    per ``interval`` (only ``"month"``, a UTC calendar month); :attr:`threshold_usd` gives
+    dollars, as the Costs API counts them.
+
+    ``enforcement.status`` is a state, not a setting: ``"enforcing"`` while the limit is
+    reached and the service refuses requests (a 429 ``..._spend_limit_exceeded``, raised
+    as :class:`~openai_usage_async.errors.SpendLimitExceededError`), ``"inactive"``
+    otherwise. Every hard limit blocks once it is reached; :attr:`enforcing` says whether
+    this one does now. ``notification_channel`` is who is emailed when it is reached
+    (None when the service sends none). ``project_id`` is the project of a project's limit
+    (not sent by the service: the client fills it in)::
+
+        limit = await client.organization.spend_limit.get()
+        if limit is not None:
+            print(f"${limit.threshold_usd:,.2f} a month", limit.enforcement)
+    """
+
+    object: str
+    threshold_amount: int
+    currency: str = "USD"
+    interval: str = "month"
+    enforcement: SpendLimitEnforcement | None = None
+    notification_channel: SpendNotificationChannel | None = None
+    #: The project this limit is of (not sent by the service: the client fills it in);
+    #: None for the organization's.
+    project_id: str | None = None
+
+    @property
+    def threshold_usd(self) -> float:
+        """``threshold_amount`` in dollars (the amount is integer cents)."""
+        return self.threshold_amount / 100
+
+    @property
+    def enforcing(self) -> bool:
+        """Whether the limit is reached and blocking requests now (``enforcement.status``
+        is ``"enforcing"``)."""
+        return self.enforcement is not None and self.enforcement.status == "enforcing"
+
+    @property
+    def scope(self) -> Literal["organization", "project"]:
+        """``"project"`` for a project's limit, else ``"organization"``."""
+        return "project" if self.object.startswith("project.") else "organization"
+
+
+class SpendAlert(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):
+    """An email spend alert of the organization or of one project
+    (``client.organization.spend_alerts``, ``client.organization.projects.spend_alerts``).
+
+    An alert only sends email when the month's spend reaches ``threshold_amount``
+    (integer **cents** of ``currency``; :attr:`threshold_usd` in dollars); it never blocks
+    requests. ``object`` is ``"organization.spend_alert"`` or ``"project.spend_alert"``;
+    ``project_id`` is the project of a project's alert (not sent by the service: the
+    client fills it in).
+    """
+
+    id: str
+    object: str
+    threshold_amount: int
+    currency: str = "USD"
+    interval: str = "month"
+    notification_channel: SpendNotificationChannel | None = None
+    #: The project this alert is of (not sent by the service: the client fills it in);
+    #: None for the organization's.
+    project_id: str | None = None
+
+    @property
+    def threshold_usd(self) -> float:
+        """``threshold_amount`` in dollars (the amount is integer cents)."""
+        return self.threshold_amount / 100
+
+    @property
+    def scope(self) -> Literal["organization", "project"]:
+        """``"project"`` for a project's alert, else ``"organization"``."""
+        return "project" if self.object.startswith("project.") else "organization"
 
 
 class SkippedListing(msgspec.Struct, _Model, frozen=True, kw_only=True, gc=False):

@@ -39,7 +39,7 @@ def isort_style(name: str) -> tuple[int, str]:
 def test_emulator_all_is_sorted_and_complete() -> None:
     assert list(emulator.__all__) == sorted(emulator.__all__, key=isort_style)
     public = {n for n in vars(emulator) if not n.startswith("_")}
-    submodules = {"app", "data", "directory", "faults", "runner", "stats", "pytest_plugin"}
+    submodules = {"app", "data", "directory", "faults", "runner", "spend", "stats", "pytest_plugin"}
     assert set(emulator.__all__) == public - submodules
     for name in emulator.__all__:
         obj = getattr(emulator, name)

@@ -1,4 +1,11 @@
-"""``(status, headers, body)`` to a value, or to the right ``APIStatusError``."""
+"""``(status, headers, body)`` to a value, or to the right ``APIStatusError``.
+
+Not every 429 is a rate limit: its ``code`` tells a throttle (``rate_limit_exceeded``,
+or none) from a state that no wait fixes. A hard spend limit reached is
+:class:`~..errors.SpendLimitExceededError`; the billing and quota codes stay
+``RateLimitError`` with a message that says so. :func:`is_rate_limit` is the one test the
+retry policy and the limiter ask.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 from ..errors import (
+    APIError,
     APIResponseValidationError,
     APIStatusError,
     AuthenticationError,
@@ -18,10 +26,19 @@ from ..errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    SpendLimitExceededError,
     UnprocessableEntityError,
 )
 
-__all__ = ["ADMIN_KEY_HELP", "decipher", "not_found_hint", "status_error"]
+__all__ = [
+    "ADMIN_KEY_HELP",
+    "NOT_RATE_LIMIT_CODES",
+    "SPEND_LIMIT_CODES",
+    "decipher",
+    "is_rate_limit",
+    "not_found_hint",
+    "status_error",
+]
 
 ADMIN_KEY_HELP: Final = (
     "The Usage and Costs API needs an organization Admin key (sk-admin-...); project and "
@@ -39,6 +56,25 @@ _BY_STATUS: Final[Mapping[int, type[APIStatusError]]] = {
     429: RateLimitError,
 }
 _ANY: Final = msgspec.json.Decoder()
+
+#: The 429 codes of a hard spend limit reached, and whose limit it is (API.md, "Upstream
+#: facts": the service answers them until the limit is raised or the month ends).
+SPEND_LIMIT_CODES: Final[Mapping[str, str]] = {
+    "organization_spend_limit_exceeded": "organization",
+    "project_spend_limit_exceeded": "project",
+}
+#: Every 429 code that is not a rate limit: a state of billing or quota that no retry
+#: fixes (the spend limits' among them).
+NOT_RATE_LIMIT_CODES: Final = frozenset(
+    {
+        *SPEND_LIMIT_CODES,
+        "insufficient_quota",
+        "billing_not_active",
+        "credit_balance_exhausted",
+        "usage_limit_exceeded",
+        "organization_usage_limit_exceeded",
+    }
+)
 
 T = TypeVar("T")
 
@@ -79,7 +115,29 @@ def status_error(status: int, request_id: str | None, body: bytes) -> APIStatusE
     if status in (401, 403) and "admin key" not in message.lower():
         message = f"{message} {ADMIN_KEY_HELP}"
     cls = _BY_STATUS.get(status, InternalServerError if status >= 500 else APIStatusError)
+    code = decoded.get("code") if isinstance(decoded, dict) else None
+    if status == 429 and isinstance(code, str) and code in NOT_RATE_LIMIT_CODES:
+        scope = SPEND_LIMIT_CODES.get(code)
+        if scope is not None:
+            cls = SpendLimitExceededError
+            message = (
+                f"A hard spend limit was reached: the {scope}'s monthly limit ({code}). "
+                "This is not a rate limit: the service refuses requests until the limit is "
+                f"raised or the month ends, so retrying will not help. It said: {message}"
+            )
+        else:
+            message = (
+                f"{message} ({code}: not a rate limit but a billing or quota state; retrying "
+                "will not help until it is resolved)"
+            )
     return cls(message, status_code=status, request_id=request_id, body=decoded)
+
+
+def is_rate_limit(error: APIError | None) -> bool:
+    """Whether ``error`` is a 429 that asks the client to slow down: retried, and a sign
+    of load for the limiter. False for every other error, and for the 429s whose ``code``
+    is in :data:`NOT_RATE_LIMIT_CODES` (a spend limit reached, quota, billing)."""
+    return isinstance(error, RateLimitError) and error.code not in NOT_RATE_LIMIT_CODES
 
 
 def not_found_hint(base_url: str) -> str | None:

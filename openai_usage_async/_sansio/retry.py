@@ -5,6 +5,13 @@ JSON at all; unless the server says ``x-should-retry: false`` (and anything it m
 ``x-should-retry: true`` is retried; the header is compared case-insensitively). Not
 retried: the other 4xx, and well-formed bodies of the wrong shape.
 
+Never retried, whatever the headers say: a 429 that is not a rate limit (its ``code`` is
+a hard spend limit reached, or a quota or billing state: see
+:data:`.responses.NOT_RATE_LIMIT_CODES`). The service answers it until someone raises
+the limit, pays, or the month ends, so a retry would only repeat it; and it says nothing
+about load, so the limiter does not shrink for it either (``_transport.py`` asks
+:func:`.responses.is_rate_limit` too).
+
 The delay honours ``retry-after-ms``, then ``retry-after`` (seconds, or an HTTP date,
 read as UTC when it has no zone, as the official SDK reads it), taking the first of them
 that is reasonable: above 0 and at most ``max_retry_after_s``. An unreasonable
@@ -31,7 +38,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ..errors import APIConnectionError, APIError, APIResponseValidationError
+from ..errors import APIConnectionError, APIError, APIResponseValidationError, RateLimitError
+from .responses import is_rate_limit
 
 __all__ = ["Retry", "RetryPolicy"]
 
@@ -63,6 +71,8 @@ class RetryPolicy:
         self, status: int | None, headers: Mapping[str, str], error: APIError | None
     ) -> bool:
         """Whether this outcome is worth another attempt (ignoring the budget)."""
+        if isinstance(error, RateLimitError) and not is_rate_limit(error):
+            return False  # a spend limit, quota or billing: before any header's say
         hint = headers.get("x-should-retry", "").strip().lower()
         if hint == "true":
             return True

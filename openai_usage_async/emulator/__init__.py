@@ -1,9 +1,10 @@
 """A local emulator of the OpenAI organization Usage and Costs API.
 
 It answers all twelve endpoints like the service (the official ``openai`` SDK parses
-every page it serves), and the directory routes that name their IDs (projects, users,
-a project's API keys and service accounts), from a deterministic synthetic
-organization, with fault injection and counters for tests. Start it with
+every page it serves), the directory routes that name their IDs (projects, users, a
+project's API keys and service accounts), and the organization's and projects' hard
+spend limits and spend alerts, from a deterministic synthetic organization, with fault
+injection and counters for tests. Start it with
 ``python -m openai_usage_async.emulator``, ``async with run_emulator(...) as base_url``,
 ``serve_in_thread(...)``, or the pytest fixture in
 :mod:`openai_usage_async.emulator.pytest_plugin`. See ``docs/emulator.md``.

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from .app import Emulator
 from .faults import Fault
+from .spend import DEFAULT_SPEND_LIMIT_USD
 
 __all__ = [
     "EXIT_CANNOT_LISTEN",
@@ -133,6 +134,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PROJECTS,KEYS",
         help="grow the organization directory to this many projects and API keys",
     )
+    spend = parser.add_argument_group("spend limits and alerts")
+    spend.add_argument(
+        "--spend-limit-usd",
+        type=_dollars,
+        default=DEFAULT_SPEND_LIMIT_USD,
+        metavar="USD",
+        help=f"the organization's monthly hard spend limit (default {DEFAULT_SPEND_LIMIT_USD:g})",
+    )
+    spend.add_argument(
+        "--no-spend-limits",
+        action="store_true",
+        help="no hard spend limit anywhere: the spend limit routes answer 404",
+    )
+    spend.add_argument(
+        "--spend-limit-reached",
+        action="store_true",
+        help="the organization's limit is reached: usage and costs requests answer 429 "
+        "organization_spend_limit_exceeded",
+    )
+    spend.add_argument(
+        "--spend-forbidden",
+        action="store_true",
+        help="answer the spend limit and alert routes 403, as to a key without the scope",
+    )
+
+
+def _dollars(text: str) -> float:
+    try:
+        value = float(text.strip().removeprefix("$").replace(",", ""))
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e13:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of dollars (0 or more)")
+    return value
 
 
 def _directory_size(text: str) -> tuple[int, int]:
@@ -173,6 +208,10 @@ def emulator_from_args(args: argparse.Namespace) -> Emulator:
         rate_limit_retry_after_ms=args.rate_limit_retry_after_ms,
         cache_bytes=args.cache_mb << 20,
         directory_size=args.directory_size,
+        spend_limit_usd=args.spend_limit_usd,
+        spend_limits=not args.no_spend_limits,
+        spend_limit_reached=args.spend_limit_reached,
+        spend_forbidden=args.spend_forbidden,
     )
 
 

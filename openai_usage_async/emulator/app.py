@@ -8,7 +8,9 @@ of the organization's data and encode it with msgspec.
 
 The organization directory's four list routes (projects, users, a project's API keys
 and service accounts; see :mod:`.directory`) take the same steps, under the endpoint
-names of :data:`~.directory.DIRECTORY_ENDPOINTS`.
+names of :data:`~.directory.DIRECTORY_ENDPOINTS`; so do the four spend routes (the
+organization's and a project's hard spend limit and spend alerts; see :mod:`.spend`),
+under :data:`~.spend.SPEND_ENDPOINTS`.
 """
 
 from __future__ import annotations
@@ -36,9 +38,17 @@ from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS, EndpointSpec, endpoint
 from .data import Organization
 from .directory import DIRECTORY_ENDPOINTS, DirectoryError
 from .faults import Fault, error_body
+from .spend import DEFAULT_SPEND_LIMIT_USD, SPEND_ENDPOINTS, Spend, build_spend
 from .stats import KEPT_HEADERS, EmulatorStatistics, ReceivedRequest, Recorder
 
-__all__ = ["DIRECTORY_PATHS", "Emulator", "ListQuery", "QueryError", "parse_list_query"]
+__all__ = [
+    "DIRECTORY_PATHS",
+    "SPEND_PATHS",
+    "Emulator",
+    "ListQuery",
+    "QueryError",
+    "parse_list_query",
+]
 
 API_PREFIX: Final = "/v1"
 _ENCODER: Final = msgspec.json.Encoder()
@@ -50,6 +60,11 @@ _ADMIN_KEY_HELP: Final = (
 
 UNKNOWN_RESULT_OBJECT: Final = "organization.usage.hologram_renders.result"
 
+_SPEND_FORBIDDEN: Final = (
+    "You have insufficient permissions for this operation: this key may not read the "
+    "organization's spend limits and alerts."
+)
+
 #: The directory's routes (under ``/v1``), by endpoint name.
 DIRECTORY_PATHS: Final[Mapping[str, str]] = {
     "projects": "/organization/projects",
@@ -59,14 +74,33 @@ DIRECTORY_PATHS: Final[Mapping[str, str]] = {
 }
 assert tuple(DIRECTORY_PATHS) == DIRECTORY_ENDPOINTS
 
-# Each directory route's own query parameters (beyond limit and after), and their kinds.
-_LIST_OPTIONS: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
+#: The spend routes (under ``/v1``), by endpoint name.
+SPEND_PATHS: Final[Mapping[str, str]] = {
+    "spend_limit": "/organization/spend_limit",
+    "project_spend_limit": "/organization/projects/{project_id}/spend_limit",
+    "spend_alerts": "/organization/spend_alerts",
+    "project_spend_alerts": "/organization/projects/{project_id}/spend_alerts",
+}
+assert tuple(SPEND_PATHS) == SPEND_ENDPOINTS
+_ENDPOINT_NAMES: Final = frozenset({*ENDPOINTS, *DIRECTORY_PATHS, *SPEND_PATHS})
+
+# Each list route's own query parameters (beyond limit and after), and their kinds: the
+# values allowed, () for any strings (repeated), None for any one string.
+_ALERT_OPTIONS: Final = {"order": ("asc", "desc"), "before": None}
+_LIST_OPTIONS: Final[Mapping[str, Mapping[str, tuple[str, ...] | None]]] = {
     "projects": {"include_archived": ("true", "false")},
-    "users": {"emails": ()},  # any strings, repeated
+    "users": {"emails": ()},
     "project_api_keys": {"owner_project_access": ("active", "inactive", "any")},
     "project_service_accounts": {},
+    "spend_alerts": _ALERT_OPTIONS,
+    "project_spend_alerts": _ALERT_OPTIONS,
 }
 _LIST_LIMIT: Final = (1, 100, 20)  # min, max, default
+# The spend alerts take 0..100 (SDK 3.63, OpenAPI 2026-08-21).
+_LIST_LIMITS: Final[Mapping[str, tuple[int, int, int]]] = {
+    "spend_alerts": (0, 100, 20),
+    "project_spend_alerts": (0, 100, 20),
+}
 
 
 @dataclass(slots=True)
@@ -217,7 +251,7 @@ class ListQuery:
 
 
 def parse_list_query(endpoint: str, items: Iterable[tuple[str, str]]) -> ListQuery:
-    """Validate a directory route's query; raise :class:`QueryError` on the first fault."""
+    """Validate a list route's query; raise :class:`QueryError` on the first fault."""
     params: dict[str, list[str]] = collections.defaultdict(list)
     for key, value in items:
         params[key.removesuffix("[]")].append(value)
@@ -225,7 +259,7 @@ def parse_list_query(endpoint: str, items: Iterable[tuple[str, str]]) -> ListQue
     for key in params:
         if key not in ("limit", "after", *own):
             raise QueryError(key, f"Unrecognized query parameter: '{key}'.")
-    low, high, limit = _LIST_LIMIT
+    low, high, limit = _LIST_LIMITS.get(endpoint, _LIST_LIMIT)
     raw_limit = _one(params, "limit")
     if raw_limit is not None:
         if re.fullmatch(r"-?[0-9]+", raw_limit) is None:
@@ -239,6 +273,10 @@ def parse_list_query(endpoint: str, items: Iterable[tuple[str, str]]) -> ListQue
             )
     options: dict[str, Any] = {}
     for name, choices in own.items():
+        if choices is None:
+            if (one := _one(params, name)) is not None:
+                options[name] = one
+            continue
         if not choices:
             options[name] = tuple(params.get(name, ()))
             continue
@@ -296,7 +334,15 @@ class Emulator:
     (2026-08-21) gives; False lists them, as older emulators did. ``listing_faults`` maps a
     directory list's path (``"/organization/projects/<id>/api_keys"``, without ``/v1``)
     to a :class:`Fault` that hits that one list alone (a ``"status"`` 404 or 500, a
-    ``"drop"``, ...), after the key is checked.
+    ``"drop"``, ...), after the key is checked; the spend routes' paths too.
+
+    Spend limits and alerts (:attr:`spend`, see :mod:`.spend`): ``spend_limit_usd`` is the
+    organization's hard limit in dollars (None: it has none, a 404); ``spend_limits=False``
+    is no hard limit anywhere (every spend limit route answers 404; alerts stay);
+    ``spend_limit_reached=True`` is the organization's limit reached: it says
+    ``"enforcing"`` and every usage and costs request is answered 429
+    ``organization_spend_limit_exceeded``; ``spend_forbidden=True`` answers the four
+    spend routes 403, as to a key without the scope.
 
     Use it with :func:`run_emulator`, :func:`serve_in_thread`, ``async with`` (which sets
     :attr:`base_url`), or mount :attr:`app` yourself.
@@ -323,9 +369,20 @@ class Emulator:
         directory_size: tuple[int, int] | None = None,
         archived_project_error: bool = True,
         listing_faults: Mapping[str, Fault] | None = None,
+        spend_limit_usd: float | None = DEFAULT_SPEND_LIMIT_USD,
+        spend_limits: bool = True,
+        spend_limit_reached: bool = False,
+        spend_forbidden: bool = False,
     ) -> None:
         if api_key is not None and not api_key:
             raise ValueError("api_key: must be a non-empty string or None")
+        if spend_limit_usd is not None and not 0 <= spend_limit_usd < 1e13:
+            raise ValueError(f"spend_limit_usd: {spend_limit_usd!r} is not an amount of dollars")
+        if spend_limit_reached and (spend_limit_usd is None or not spend_limits):
+            raise ValueError(
+                "spend_limit_reached: the organization has no spend limit to reach "
+                "(spend_limit_usd is None, or spend_limits is False)"
+            )
         self._api_key = api_key
         self.seed = seed
         self.latency_ms = latency_ms
@@ -342,12 +399,18 @@ class Emulator:
         self.rate_limit_retry_after_ms = rate_limit_retry_after_ms
         self.archived_project_error = archived_project_error
         self.listing_faults: dict[str, Fault] = dict(listing_faults or {})
+        self.spend_limit_usd = spend_limit_usd
+        self.spend_limits = spend_limits
+        self.spend_limit_reached = spend_limit_reached
+        self.spend_forbidden = spend_forbidden
         self.org = Organization(
             seed,
             clock=self.clock,
             revision_window_s=revision_window_s,
             directory_size=directory_size,
         )
+        #: The seeded spend limits and alerts (the organization's limit follows the options).
+        self.spend: Spend = build_spend(seed, self.org.directory, self.org.projects)
         self._rng = random.Random(seed)
         self._recorder = Recorder(history_size)
         self._mac_key = hashlib.blake2b(f"cursor-{seed}".encode(), digest_size=16).digest()
@@ -378,6 +441,20 @@ class Emulator:
         self.org.revision += steps
         self._cache.clear()
         self._cache_bytes = 0
+
+    def spend_limit(self, project_id: str | None = None) -> dict[str, Any] | None:
+        """The spend limit the emulator answers now, as JSON: the organization's (None),
+        or a project's; None when it answers 404 for "no limit"."""
+        if not self.spend_limits:
+            return None
+        return self.spend.limit_json(
+            project_id, organization_usd=self.spend_limit_usd, reached=self.spend_limit_reached
+        )
+
+    def spend_alerts(self, project_id: str | None = None) -> list[dict[str, Any]]:
+        """Every spend alert of the organization (None) or of a project, as JSON, in the
+        listing's default order (oldest first)."""
+        return [a.to_json() for a in self.spend.alerts(project_id)]
 
     def statistics(self) -> EmulatorStatistics:
         """Requests served (per endpoint, per status), drops, in flight, peak, connections."""
@@ -463,6 +540,8 @@ class Emulator:
             app.router.add_get(API_PREFIX + spec.path, self._make_handler(spec))
         for name, path in DIRECTORY_PATHS.items():
             app.router.add_get(API_PREFIX + path, self._make_directory_handler(name), name=name)
+        for name, path in SPEND_PATHS.items():
+            app.router.add_get(API_PREFIX + path, self._make_spend_handler(name), name=name)
         return app
 
     def _make_handler(
@@ -481,6 +560,14 @@ class Emulator:
 
         return handler
 
+    def _make_spend_handler(
+        self, endpoint: str
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await self._handle_spend(endpoint, request)
+
+        return handler
+
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
@@ -492,7 +579,7 @@ class Emulator:
             ReceivedRequest(
                 method=request.method,
                 path=request.path,
-                endpoint=endpoint if endpoint in ENDPOINTS or endpoint in DIRECTORY_PATHS else None,
+                endpoint=endpoint if endpoint in _ENDPOINT_NAMES else None,
                 query=tuple(request.query.items()),
                 headers={k: request.headers[k] for k in KEPT_HEADERS if k in request.headers},
             )
@@ -551,7 +638,8 @@ class Emulator:
         fault = next((f for f in self.faults if f.check(endpoint, self._rng)), None)
         if fault is not None:
             if fault.kind == "status":
-                return self._error(request, fault.status, headers=fault.headers()), None
+                error = self._error(request, fault.status, code=fault.code, headers=fault.headers())
+                return error, None
             if fault.kind == "drop":
                 return self._drop(request), None
             if fault.kind == "slow":
@@ -583,6 +671,8 @@ class Emulator:
         refusal, fault = await self._admit(spec.name, request)
         if refusal is not None:
             return refusal
+        if self.spend_limit_reached:  # the hard limit blocks every request, valid or not
+            return self._error(request, 429, code="organization_spend_limit_exceeded")
         try:
             query = parse_query(spec, request.query.items())
             clip = fault is None or fault.kind != "unclipped"
@@ -591,20 +681,33 @@ class Emulator:
             return self._error(request, 400, exc.message, param=exc.param)
         return await self._respond(request, body, fault, _end_early)
 
-    async def _handle_directory(self, endpoint: str, request: web.Request) -> web.StreamResponse:
-        refusal, fault = await self._admit(endpoint, request)
-        if refusal is not None:
-            return refusal
+    async def _planted(
+        self, endpoint: str, request: web.Request, fault: Fault | None
+    ) -> tuple[web.StreamResponse | None, Fault | None]:
+        """The ``listing_faults`` fault of this path: a response that ends the exchange, or
+        None and the fault still to apply to the body."""
         planted = self.listing_faults.get(request.path.removeprefix(API_PREFIX))
         if planted is not None and planted.check(endpoint, self._rng):
             if planted.kind == "status":
-                return self._error(request, planted.status, headers=planted.headers())
+                error = self._error(
+                    request, planted.status, code=planted.code, headers=planted.headers()
+                )
+                return error, None
             if planted.kind == "drop":
-                return self._drop(request)
+                return self._drop(request), None
             if planted.kind == "slow":
                 await asyncio.sleep(planted.delay_ms / 1000)
             else:
                 fault = planted  # one that spoils the body
+        return None, fault
+
+    async def _handle_directory(self, endpoint: str, request: web.Request) -> web.StreamResponse:
+        refusal, fault = await self._admit(endpoint, request)
+        if refusal is not None:
+            return refusal
+        refusal, fault = await self._planted(endpoint, request, fault)
+        if refusal is not None:
+            return refusal
         try:
             query = parse_list_query(endpoint, request.query.items())
             page = self.org.directory.page(
@@ -615,6 +718,42 @@ class Emulator:
                 archived_error=self.archived_project_error,
                 now=int(self.clock()),
                 **query.options,
+            )
+        except QueryError as exc:
+            return self._error(request, 400, exc.message, param=exc.param)
+        except DirectoryError as exc:
+            return self._error(request, exc.status, exc.message, param=exc.param)
+        return await self._respond(request, _ENCODER.encode(page), fault, _end_list_early)
+
+    async def _handle_spend(self, endpoint: str, request: web.Request) -> web.StreamResponse:
+        refusal, fault = await self._admit(endpoint, request)
+        if refusal is not None:
+            return refusal
+        refusal, fault = await self._planted(endpoint, request, fault)
+        if refusal is not None:
+            return refusal
+        if self.spend_forbidden:
+            return self._error(request, 403, _SPEND_FORBIDDEN, code="insufficient_permissions")
+        project_id = request.match_info.get("project_id")
+        try:
+            if endpoint in ("spend_limit", "project_spend_limit"):
+                if request.query:
+                    key = next(iter(request.query))
+                    raise QueryError(key, f"Unrecognized query parameter: '{key}'.")
+                if project_id is not None:
+                    self.spend.alerts(project_id)  # an unknown project: its own 404
+                found = self.spend_limit(project_id)
+                if found is None:
+                    whose = "this organization" if project_id is None else f"project '{project_id}'"
+                    return self._error(request, 404, f"No hard spend limit is set for {whose}.")
+                return await self._respond(request, _ENCODER.encode(found), fault, _as_is)
+            query = parse_list_query(endpoint, request.query.items())
+            page = self.spend.alerts_page(
+                project_id,
+                limit=query.limit,
+                after=query.after,
+                before=query.options.get("before"),
+                order=query.options.get("order", "asc"),
             )
         except QueryError as exc:
             return self._error(request, 400, exc.message, param=exc.param)
@@ -760,6 +899,11 @@ def _end_early(body: bytes, keep: int) -> bytes:
     page["data"] = page["data"][:keep]
     page["has_more"], page["next_page"] = False, None
     return _ENCODER.encode(page)
+
+
+def _as_is(body: bytes, keep: int) -> bytes:
+    """An object is not a page: ``early_end`` leaves it as it is."""
+    return body
 
 
 def _end_list_early(body: bytes, keep: int) -> bytes:

@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-__all__ = ["Fault", "FaultKind", "error_body"]
+__all__ = ["CODE_ERRORS", "Fault", "FaultKind", "error_body"]
 
 FaultKind = Literal[
     "status",  # answer `status` with an OpenAI-style error body (and retry headers)
@@ -42,9 +42,13 @@ class Fault:
     ``"unclipped"`` (whole buckets at an unaligned range edge).
     ``status`` with ``retry_after_s`` / ``retry_after_ms`` / ``should_retry`` set the
     ``retry-after``, ``retry-after-ms`` and ``x-should-retry`` headers of a ``"status"``
-    fault. ``first`` and ``rate`` are exclusive; ``endpoints`` names endpoints (as on
-    ``client.usage``, or the directory's ``projects``, ``users``, ``project_api_keys``,
-    ``project_service_accounts``) the fault is limited to. ``keep`` is how many buckets an
+    fault, and ``code`` its error object's ``code`` (with the service's message and type
+    for the codes it knows: ``Fault(status=429, code="project_spend_limit_exceeded")``,
+    ``"insufficient_quota"``, ...; see :data:`CODE_ERRORS`). ``first`` and ``rate`` are
+    exclusive; ``endpoints`` names endpoints (as on ``client.usage``, or the directory's
+    ``projects``, ``users``, ``project_api_keys``, ``project_service_accounts``, and the
+    spend routes' ``spend_limit``, ``project_spend_limit``, ``spend_alerts``,
+    ``project_spend_alerts``) the fault is limited to. ``keep`` is how many buckets an
     ``"early_end"`` page keeps. ``seen`` and ``fired`` count the requests it was checked
     against and applied to.
     """
@@ -54,6 +58,7 @@ class Fault:
     retry_after_s: float | None = None
     retry_after_ms: int | None = None
     should_retry: bool | None = None
+    code: str | None = None
     first: int | None = None
     rate: float | None = None
     endpoints: frozenset[str] | None = None
@@ -120,6 +125,48 @@ _STATUS_ERRORS: Final[dict[int, tuple[str, str, str | None]]] = {
 }
 
 
+_QUOTA_HELP: Final = (
+    " For more information on this error, read the docs: "
+    "https://platform.openai.com/docs/guides/error-codes/api-errors."
+)
+
+#: The message and ``type`` of the error codes that are no rate limit (each a 429 on the
+#: service): a hard spend limit reached, and states of quota and billing.
+CODE_ERRORS: Final[dict[str, tuple[str, str]]] = {
+    "organization_spend_limit_exceeded": (
+        "Your organization has reached its monthly hard spend limit. Requests are refused "
+        "until an organization owner raises the limit or the month ends." + _QUOTA_HELP,
+        "insufficient_quota",
+    ),
+    "project_spend_limit_exceeded": (
+        "This project has reached its monthly hard spend limit. Requests are refused until "
+        "an owner raises the project's limit or the month ends." + _QUOTA_HELP,
+        "insufficient_quota",
+    ),
+    "insufficient_quota": (
+        "You exceeded your current quota, please check your plan and billing details."
+        + _QUOTA_HELP,
+        "insufficient_quota",
+    ),
+    "billing_not_active": (
+        "Your account is not active, please check your billing details on our website.",
+        "billing_not_active",
+    ),
+    "credit_balance_exhausted": (
+        "Your credit balance is exhausted; add credits to continue." + _QUOTA_HELP,
+        "insufficient_quota",
+    ),
+    "usage_limit_exceeded": (
+        "You have reached your usage limit." + _QUOTA_HELP,
+        "insufficient_quota",
+    ),
+    "organization_usage_limit_exceeded": (
+        "Your organization has reached its usage limit." + _QUOTA_HELP,
+        "insufficient_quota",
+    ),
+}
+
+
 def error_body(
     status: int, message: str | None = None, *, param: str | None = None, code: str | None = None
 ) -> dict[str, Any]:
@@ -129,6 +176,8 @@ def error_body(
     )
     if status < 500 and status not in _STATUS_ERRORS:
         kind = "invalid_request_error"
+    if code in CODE_ERRORS:
+        default_message, kind = CODE_ERRORS[code]
     return {
         "error": {
             "message": message or default_message,

@@ -14,12 +14,28 @@ import openai
 import pydantic
 import pytest
 from openai import AsyncOpenAI
-from openai.types.admin.organization import OrganizationUser, Project, organization_user
+from openai.types.admin.organization import (
+    OrganizationSpendAlert,
+    OrganizationSpendLimit,
+    OrganizationUser,
+    Project,
+    organization_spend_alert,
+    organization_spend_limit,
+    organization_user,
+)
 from openai.types.admin.organization import project_api_key_spend_limit as spend_limit
-from openai.types.admin.organization.projects import ProjectServiceAccount, project_api_key
+from openai.types.admin.organization.projects import (
+    ProjectServiceAccount,
+    ProjectSpendAlert,
+    ProjectSpendLimit,
+    project_api_key,
+    project_spend_alert,
+    project_spend_limit,
+)
 
 from openai_usage_async._sansio.endpoints import ENDPOINTS
 from openai_usage_async._sansio.organization import DIRECTORY_DECODERS
+from openai_usage_async._sansio.spend import SPEND_ALERTS_DECODER, decode_limit
 from openai_usage_async.emulator import Emulator
 from tests.helpers import DAY, NOW, TEST_KEY, Params, buckets_of, fetch_all
 
@@ -258,3 +274,114 @@ async def test_sdk_parses_every_directory_page(
     for model, names in LATER_FIELDS.items():
         assert names <= served.non_null[model], model.__name__
         assert names <= served.null[model], model.__name__
+
+
+# -- spend limits and alerts ----------------------------------------------------------------------
+
+#: Every model of the SDK's spend objects, nested ones included: the emulator serves every
+#: field of each, and the SDK reads back what it served.
+SDK_SPEND_MODELS: tuple[type[pydantic.BaseModel], ...] = (
+    OrganizationSpendLimit,
+    organization_spend_limit.Enforcement,
+    organization_spend_limit.NotificationChannel,
+    ProjectSpendLimit,
+    project_spend_limit.Enforcement,
+    project_spend_limit.NotificationChannel,
+    OrganizationSpendAlert,
+    organization_spend_alert.NotificationChannel,
+    ProjectSpendAlert,
+    project_spend_alert.NotificationChannel,
+)
+
+
+def ours_as_sdk(obj: Any) -> Any:
+    """One of our spend objects as the SDK dumps it (without the project_id we add)."""
+    out = msgspec.to_builtins(obj)
+    out.pop("project_id")
+    return _strip(out)
+
+
+async def test_sdk_parses_every_spend_page(
+    emulator: Emulator, http: aiohttp.ClientSession, sdk: AsyncOpenAI
+) -> None:
+    assert emulator.base_url is not None
+    org = sdk.admin.organization
+    served = Served()
+
+    async def raw_get(path: str) -> tuple[int, bytes]:
+        async with http.get(emulator.base_url + path) as response:  # type: ignore[operator]
+            return response.status, await response.read()
+
+    # The limits: the SDK's class for each object tag, every field, the same values as ours.
+    status, body = await raw_get("/organization/spend_limit")
+    assert status == 200
+    limit = await org.spend_limit.retrieve()
+    assert type(limit) is OrganizationSpendLimit
+    served.check(limit, json.loads(body))
+    assert ours_as_sdk(decode_limit(body)) == _strip(limit.model_dump(mode="json"))
+    limits = 0
+    for project in emulator.org.directory.projects:
+        path = f"/organization/projects/{project.id}/spend_limit"
+        status, body = await raw_get(path)
+        if emulator.spend_limit(project.id) is None:
+            assert status == 404
+            with pytest.raises(openai.NotFoundError):  # the SDK has no "no limit": a 404
+                await org.projects.spend_limit.retrieve(project.id)
+            continue
+        plimit = await org.projects.spend_limit.retrieve(project.id)
+        assert type(plimit) is ProjectSpendLimit
+        served.check(plimit, json.loads(body))
+        assert ours_as_sdk(decode_limit(body)) == _strip(plimit.model_dump(mode="json"))
+        limits += 1
+    assert limits == 2
+
+    # The alerts, page by page, in both orders and with small pages.
+    pages_read = 0
+    paths: list[tuple[str, Any]] = [("/organization/spend_alerts", None)]
+    paths += [
+        (f"/organization/projects/{p.id}/spend_alerts", p.id)
+        for p in emulator.org.directory.projects
+    ]
+    for path, project_id in paths:
+        for limit_given in (None, 1, 2):
+            for order in (None, "asc", "desc"):
+                given: dict[str, Any] = {}
+                query: list[tuple[str, str]] = []
+                if limit_given is not None:
+                    given["limit"] = limit_given
+                    query.append(("limit", str(limit_given)))
+                if order is not None:
+                    given["order"] = order
+                    query.append(("order", order))
+                raw = await raw_pages(http, emulator, path, query)
+                page: Any
+                if project_id is None:
+                    page = await org.spend_alerts.list(**given)
+                else:
+                    page = await org.projects.spend_alerts.list(project_id, **given)
+                for raw_page in raw:
+                    assert [a.id for a in page.data] == [x["id"] for x in raw_page["data"]]
+                    for alert, x in zip(page.data, raw_page["data"], strict=True):
+                        expected = (
+                            OrganizationSpendAlert if project_id is None else ProjectSpendAlert
+                        )
+                        assert type(alert) is expected
+                        served.check(alert, x)
+                    ours = SPEND_ALERTS_DECODER.decode(json.dumps(raw_page).encode())
+                    theirs = [_strip(a.model_dump(mode="json")) for a in page.data]
+                    assert [ours_as_sdk(a) for a in ours.data] == theirs
+                    pages_read += 1
+                    if raw_page is not raw[-1]:
+                        assert page.has_next_page()
+                        page = await page.get_next_page()
+                assert not page.has_next_page()
+    assert pages_read > 50
+    # Every field of every SDK model was served at least once ...
+    for spend_model in SDK_SPEND_MODELS:
+        assert served.fields[spend_model] == set(spend_model.model_fields), spend_model.__name__
+    # ... and an alert's subject_prefix both set and null.
+    for channel in (
+        organization_spend_alert.NotificationChannel,
+        project_spend_alert.NotificationChannel,
+    ):
+        assert "subject_prefix" in served.non_null[channel] & served.null[channel], channel.__name__

@@ -5,13 +5,16 @@ from __future__ import annotations
 import email.utils
 from typing import Any
 
+import msgspec
 import pytest
 
+from openai_usage_async._sansio.responses import NOT_RATE_LIMIT_CODES, status_error
 from openai_usage_async._sansio.retry import RetryPolicy
 from openai_usage_async.errors import (
     APIConnectionError,
     APIResponseValidationError,
     APITimeoutError,
+    RateLimitError,
 )
 
 POLICY = RetryPolicy(max_retries=5)
@@ -155,3 +158,49 @@ def test_uncounted_429_retries_are_themselves_bounded() -> None:
     assert policy.decide(2, 503, {}, None, **kwargs) is None
     # x-should-retry: false still wins.
     assert policy.decide(0, 429, {"x-should-retry": "false"}, None, **kwargs) is None
+
+
+# -- 429s that are not rate limits (issue 19) ---------------------------------------------
+
+NO_RETRY_CODES = sorted(NOT_RATE_LIMIT_CODES)
+
+
+def quota_error(code: str | None) -> RateLimitError:
+    body = msgspec.json.encode({"error": {"message": "m", "type": "t", "code": code}})
+    error = status_error(429, None, body)
+    assert isinstance(error, RateLimitError)
+    return error
+
+
+@pytest.mark.parametrize("code", NO_RETRY_CODES)
+def test_a_429_that_is_not_a_rate_limit_is_never_retried(code: str) -> None:
+    error = quota_error(code)
+    policy = RetryPolicy(max_retries=5)
+    assert policy.should_retry(429, {}, error) is False
+    # Not with budget left, not under our own load, not even when the server says so.
+    for headers in ({}, {"retry-after-ms": "10"}, {"x-should-retry": "true"}):
+        for in_flight in (1, 8):
+            assert (
+                policy.decide(0, 429, headers, error, random=no_jitter, in_flight=in_flight) is None
+            )
+
+
+def test_the_no_retry_codes_are_the_ones_api_md_lists() -> None:
+    assert set(NO_RETRY_CODES) == {
+        "organization_spend_limit_exceeded",
+        "project_spend_limit_exceeded",
+        "insufficient_quota",
+        "billing_not_active",
+        "credit_balance_exhausted",
+        "usage_limit_exceeded",
+        "organization_usage_limit_exceeded",
+    }
+
+
+@pytest.mark.parametrize("code", ["rate_limit_exceeded", None])
+def test_a_rate_limit_429_is_still_retried(code: str | None) -> None:
+    error = quota_error(code)
+    decision = POLICY.decide(0, 429, {"retry-after-ms": "40"}, error, random=no_jitter)
+    assert decision is not None and decision.delay_s == 0.04 and decision.counted
+    under_load = POLICY.decide(5, 429, {}, error, random=no_jitter, in_flight=3)
+    assert under_load is not None and not under_load.counted
