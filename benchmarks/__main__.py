@@ -14,6 +14,9 @@
    ``store.sync()`` into SQLite and DuckDB against its floors (``list()``, a bare
    ``executemany``) and the SDK's ``next_page`` loop writing to SQLite; a re-sync with
    nothing new; peak memory syncing minute embeddings over two range lengths.
+   Two syncs of the same year started together on one store, against one alone;
+   ``summary --store`` on a store of the year while another process syncs into it,
+   against the same idle; ``store.coverage()`` against ``summary --store``.
 8. The organization directory (200 projects, 3,000 API keys) at 50 ms:
    ``client.organization.directory()`` against the SDK's auto-paging loops, project by
    project.
@@ -42,6 +45,7 @@ from . import bench_first_bucket as first_bucket
 from . import bench_memory as memory
 from . import bench_outside as outside
 from . import bench_overhead as overhead
+from . import bench_store as store
 from . import bench_storm as storm
 from . import bench_sync as sync
 from ._emulator import emulator_process
@@ -491,6 +495,46 @@ def year(days: int) -> str:
     return "a year" if days == 365 else f"{days} days"
 
 
+def measure_store(days: int, repeat: int) -> tuple[list[str], store.Result]:
+    with emulator_process(latency_ms=SYNC_LATENCY_MS) as base_url:
+        r = store.measure(base_url, days, repeat)
+    print("  measured: store under several hands", file=sys.stderr)
+    body = [
+        ["one sync alone, into a fresh file", f"{r.one_s:.2f}", ""],
+        [
+            "two started together on one file, until both end",
+            f"{r.two_s:.2f}",
+            f"{r.two_s / r.one_s:.2f}x one (rows: {r.two_rows[0]:,}, then {r.two_rows[1]:,})",
+        ],
+        [f"`summary --store`, {year(r.days)}, idle store", f"{r.summary_idle_s:.3f}", ""],
+        [
+            f"`summary --store`, {year(r.days)}, while another process syncs into it",
+            f"{r.summary_busy_s:.3f}",
+            f"{r.summary_busy_s / r.summary_idle_s:.2f}x idle",
+        ],
+        [
+            "`store.coverage()`, the same store",
+            f"{r.coverage_s:.4f}",
+            f"{r.coverage_s / r.summary_idle_s:.4f}x `summary --store`",
+        ],
+    ]
+    lines = [
+        f"### The store under several hands, {SYNC_LATENCY_MS:g} ms latency",
+        "",
+        f"Two `store.sync()` of {year(r.days)} of hourly completions by model and project, "
+        "each with its own client, started together on one SQLite file: the second waits "
+        "for the first (the store's lock), then fetches only the overlap. `summary --store` "
+        "runs the command's own code in this process on a store of every endpoint, daily, "
+        f"grouped `auto`, over {year(r.days)}; busy, another process backfills a year of "
+        "three hourly endpoints into the same file meanwhile "
+        f"({r.busy_reads} summaries, all during it). Medians of {r.runs} runs.",
+        "",
+        *table(["what", "seconds", "ratio"], body),
+        "",
+    ]
+    return lines, r
+
+
 def measure_sync(days: int, repeat: int, memory_spans: list[int]) -> tuple[list[str], Sync]:
     with emulator_process(latency_ms=SYNC_LATENCY_MS) as base_url:
         f = sync.measure(base_url, days, repeat)
@@ -610,6 +654,7 @@ def targets(
     synced: Sync | None = None,
     listing: Listing | None = None,
     beyond: outside.Result | None = None,
+    held: store.Result | None = None,
 ) -> list[str]:
     rows = []
     for latency_ms in sorted({r.latency_ms for r in results}):
@@ -769,6 +814,34 @@ def targets(
                     "yes" if b / a <= 1.25 else "**no**",
                 ]
             )
+    if held is not None:
+        h = held
+        rows.append(
+            [
+                f"two syncs of {year(h.days)} started together on one store",
+                "<= 1.2x the wall time of one",
+                f"{h.two_s:.2f} vs {h.one_s:.2f} s ({h.two_s / h.one_s:.2f}x)",
+                "yes" if h.two_s / h.one_s <= 1.2 else "**no**",
+            ]
+        )
+        rows.append(
+            [
+                f"`summary --store` on {year(h.days)} while a sync writes the store",
+                "<= 2x the same on an idle store",
+                f"{h.summary_busy_s:.3f} vs {h.summary_idle_s:.3f} s "
+                f"({h.summary_busy_s / h.summary_idle_s:.2f}x)",
+                "yes" if h.summary_busy_s / h.summary_idle_s <= 2 else "**no**",
+            ]
+        )
+        rows.append(
+            [
+                "`store.coverage()` against `summary --store`",
+                "<= a tenth of its time",
+                f"{h.coverage_s * 1000:.1f} vs {h.summary_idle_s * 1000:.0f} ms "
+                f"({h.coverage_s / h.summary_idle_s:.4f}x)",
+                "yes" if h.coverage_s / h.summary_idle_s <= 0.1 else "**no**",
+            ]
+        )
     if listing is not None:
         same = listing.ours.counts == listing.sdk.counts
         o, s = listing.ours, listing.sdk
@@ -847,6 +920,8 @@ def main(argv: list[str] | None = None) -> int:
     sync_lines, synced = measure_sync(
         90 if args.quick else 365, repeat, [30, 120] if args.quick else [30, 365]
     )
+    print("store under several hands ...", file=sys.stderr)
+    store_lines, held = measure_store(90 if args.quick else 365, repeat)
     print("directory ...", file=sys.stderr)
     directory_lines, listing = measure_directory(DIRECTORY_SIZE, DIRECTORY_LATENCY_MS, repeat)
     print("outside an event loop ...", file=sys.stderr)
@@ -862,7 +937,7 @@ def main(argv: list[str] | None = None) -> int:
         "one run. The floor is `ceil(pages / concurrency) x latency`, one round trip per "
         "window of the endpoint's maximum page size: no client can beat it.",
         "",
-        *targets(results, decode_ratios, peaks, first, storms, synced, listing, beyond),
+        *targets(results, decode_ratios, peaks, first, storms, synced, listing, beyond, held),
         "![Backfill wall time against max_concurrency](benchmarks.png)",
         "",
         "What limits the figures (profiled with cProfile and a per-request timeline):",
@@ -907,6 +982,7 @@ def main(argv: list[str] | None = None) -> int:
         *first_lines,
         *storm_lines,
         *sync_lines,
+        *store_lines,
         *directory_lines,
         *outside_lines,
     ]

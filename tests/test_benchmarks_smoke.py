@@ -194,3 +194,18 @@ def test_outside_an_event_loop_at_tiny_sizes() -> None:
     assert lines[0].startswith("### Outside an event loop: 2 days of hourly completions")
     summary = "\n".join(runner.targets([], {}, {}, beyond=r))
     assert "within 1.1x" in summary and ">= 3x faster" in summary
+
+
+def test_store_under_several_hands_at_tiny_sizes() -> None:
+    lines, held = runner.measure_store(5, 1)
+    assert held.two_rows[0] > 0 and held.two_rows[1] < held.two_rows[0]  # the second waited
+    assert held.one_s > 0 and held.two_s > 0 and held.busy_reads == 1
+    assert 0 < held.coverage_s < held.summary_idle_s
+    summary = "\n".join(runner.targets([], {}, {}, held=held))
+    for measure in (
+        "two syncs of 5 days started together on one store",
+        "`summary --store` on 5 days while a sync writes the store",
+        "`store.coverage()` against `summary --store`",
+    ):
+        assert measure in summary
+    assert "### The store under several hands" in "\n".join(lines)

@@ -133,9 +133,14 @@ class SQLBackend(abc.ABC):
                 _migrate.check_version(self, version)
                 if version < _migrate.SCHEMA_VERSION:
                     _migrate.migrate(self, version)
-                else:
-                    _migrate.stamp(self)
             return _migrate.read_registry(self, _migrate.SCHEMA_VERSION)
+
+    def check_tables(self, registry: dict[str, TableInfo], names: Sequence[str]) -> None:
+        """Refuse the sync, before it writes anything, if a table it will write has
+        columns that differ from what the store recorded."""
+        for name in names:
+            if name in registry:
+                _migrate.check_columns(self, registry[name])
 
     def prepare(self, schema: TableSchema, group_by: tuple[str, ...]) -> TableState:
         """Create the table, or check it (grouping, columns) and add the columns this
@@ -194,6 +199,7 @@ class SQLBackend(abc.ABC):
     def finish_table(self, state: TableState, last_sync: int, overlap_s: int) -> None:
         """The table's sync finished: nothing is pending, and its index exists."""
         with self.transaction():
+            _migrate.stamp(self)
             self.execute(f"DELETE FROM {PENDING} WHERE table_name = ?", (state.info.name,))
             self.execute(
                 f"UPDATE {REGISTRY} SET last_sync = ?, overlap_s = ? WHERE name = ?",

@@ -267,7 +267,9 @@ def check_columns(db: Database, info: TableInfo) -> None:
         problems.append("in another order " + ", ".join(moved))
     by_name = dict(real)
     for name, kind in info.columns:
-        if kind is not None and name in by_name and by_name[name] != db.types[kind].upper():
+        # Compared by kind (SQLite's INT is its INTEGER), not by the type's spelling.
+        declared = by_name.get(name)
+        if kind is not None and declared and _kind_of(declared) != _kind_of(db.types[kind]):
             problems.append(f"{name} is {by_name[name]}, recorded {db.types[kind]}")
     if problems:
         raise StoreError(

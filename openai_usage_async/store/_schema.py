@@ -11,8 +11,9 @@ Structs, never through dicts.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -63,6 +64,7 @@ class TableSchema:
     columns: tuple[Column, ...]
     _pick: Callable[[tuple[Any, ...]], tuple[Any, ...]]
     _nested: tuple[int, int] | None  # (field index, field count) of the one nested Struct
+    _order: tuple[int, ...] = ()  # which flattened field each column after the times is
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -75,6 +77,23 @@ class TableSchema:
     @property
     def width_s(self) -> int:
         return WIDTH_SECONDS[self.bucket_width]
+
+    def grouped(self, group_by: Sequence[str]) -> TableSchema:
+        """The columns a table grouped by ``group_by`` holds values in, and rows of them.
+
+        The endpoint's ``group_by`` columns it is not grouped by are NULL in every row, so
+        writes leave them out (fewer values to bind, the same rows stored)."""
+        drop = {g for g in self.spec.group_by if g not in group_by}
+        if not drop:
+            return self
+        keep = [i for i, c in enumerate(self.columns[2:]) if c.name not in drop]
+        order = tuple(self._order[i] for i in keep)
+        return dataclasses.replace(
+            self,
+            columns=self.columns[:2] + tuple(self.columns[2 + i] for i in keep),
+            _pick=_picker(order),
+            _order=order,
+        )
 
     def rows(self, buckets: Iterable[UsageBucket[Any]]) -> Iterator[tuple[Any, ...]]:
         """One tuple per result of the table's type; other results (unknown tags) are left
@@ -126,17 +145,26 @@ def schema_for(endpoint: str, bucket_width: str) -> TableSchema:
         raise TypeError(f"{endpoint}: group_by {missing} are not fields of {result_type.__name__}")
     order = [by_name[g] for g in spec.group_by]
     order += [i for i in range(len(flat)) if i not in order]
-    pick: Callable[[tuple[Any, ...]], tuple[Any, ...]]
-    if len(order) == 1:
-        (only,) = order
-        pick = lambda values: (values[only],)  # noqa: E731
-    else:
-        pick = operator.itemgetter(*order)
     columns = (
         Column("start_time", "integer"),
         Column("end_time", "integer"),
         *(flat[i] for i in order),
     )
     return TableSchema(
-        f"{endpoint}_{bucket_width}", spec, bucket_width, result_type, columns, pick, nested
+        f"{endpoint}_{bucket_width}",
+        spec,
+        bucket_width,
+        result_type,
+        columns,
+        _picker(order),
+        nested,
+        tuple(order),
     )
+
+
+def _picker(order: Sequence[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A function picking the fields at ``order`` out of a tuple, as a tuple."""
+    if len(order) == 1:
+        (only,) = order
+        return lambda values: (values[only],)
+    return operator.itemgetter(*order)

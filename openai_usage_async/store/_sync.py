@@ -93,13 +93,15 @@ class SyncReport:
     endpoints: dict[str, EndpointReport]
     """Endpoint name -> what the sync did for it."""
     seconds: float
-    """The whole sync's wall time."""
+    """The whole sync's wall time, from when it held the store (``waited`` not included)."""
     directory_rows: dict[str, int] | None = None
     """Rows written to the directory tables (``projects``, ``users``, ``api_keys``), or
     None when the directory could not be read (the tables are left as they were)."""
     directory_note: str | None = None
     """Why the names were not (all) refreshed, when they were not: a key that may not read
     the directory, the service failing, or some projects' listings that failed."""
+    waited: float = 0.0
+    """Seconds it waited for another sync of the same store to finish first."""
 
     @property
     def rows_written(self) -> int:
@@ -143,6 +145,7 @@ class SyncReport:
         lines.append(
             f"{written:,} row{'' if written == 1 else 's'} in {self.seconds:.1f}s, "
             f"{requests:,} request{'' if requests == 1 else 's'}"
+            + (f", after waiting {self.waited:.1f}s for another sync" if self.waited >= 0.1 else "")
         )
         if self.directory_rows is None:
             lines.append(f"directory: {self.directory_note or 'not read'}")
@@ -158,6 +161,7 @@ class _Tally:
     """Per-endpoint counters while a sync runs (also the requester's counter)."""
 
     schema: TableSchema
+    written: TableSchema | None = None  # the columns its rows hold values in
     skipped: int = 0
     fetched: int = 0
     buckets: int = 0
@@ -275,11 +279,16 @@ async def sync(
         pass
     else:
         _check_tables(known, schemas, groupings, start is None)
+    asked = time.perf_counter()
     async with _lock.hold(store.path, wait=wait):
+        waited = time.perf_counter() - asked
+        started += waited
         writer = _Writer(store)
         try:
             known = await writer.run(writer.open)
             _check_tables(known, schemas, groupings, start is None)
+            tables = [schema.name for schema in schemas.values()]
+            await writer.run(writer.backend.check_tables, known, tables)
             return await _sync_locked(
                 store,
                 client,
@@ -292,6 +301,7 @@ async def sync(
                 width=width,
                 overlap_s=overlap_s,
                 started=started,
+                waited=waited,
             )
         finally:
             with anyio.CancelScope(shield=True):
@@ -363,6 +373,7 @@ async def _sync_locked(
     width: int,
     overlap_s: int,
     started: float,
+    waited: float,
 ) -> SyncReport:
     db = writer.backend
     jobs: list[_Job] = []
@@ -385,7 +396,7 @@ async def _sync_locked(
             width_s=width,
             overlap_s=overlap_s,
         )
-        tally = _Tally(schema)
+        tally = _Tally(schema, schema.grouped(state.info.group_by))
         if not ranges:
             jobs.append(_Job(tally, iter(()), 0))
             continue
@@ -467,6 +478,7 @@ async def _sync_locked(
         elapsed,
         None if note and not named else named,
         note[0] if note else None,
+        waited,
     )
 
 
@@ -621,7 +633,8 @@ async def _commit(writer: _Writer, batch: list[_Fetched], tallies: dict[str, _Ta
     for chain, buckets, fetched_at in batch:
         window = chain.window
         assert window is not None
-        schema = tallies[chain.query.spec.name].schema
+        tally = tallies[chain.query.spec.name]
+        schema = tally.written or tally.schema
         # The rows are built from the Structs on the writer thread, not on the event loop.
         prepared.append(WindowRows(schema, window.start, fetched_at, buckets))
     written = await writer.run(writer.backend.write, prepared)

@@ -7,6 +7,7 @@ windows that committed are not fetched again.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pathlib
 import signal
@@ -15,8 +16,10 @@ import subprocess
 import time
 from typing import Any
 
+import msgspec
 import pytest
 
+from openai_usage_async.cli._output import utc
 from openai_usage_async.emulator import Emulator
 from tests.cli.conftest import run_cli, start_cli
 from tests.helpers import DAY, NOW, TEST_KEY
@@ -249,3 +252,106 @@ def test_a_killed_duckdb_sync_resumes_the_same(
     emu.latency_ms = 0
     run_sync(emu, store)
     assert dump(store) == reference
+
+
+def test_an_end_between_boundaries_then_a_later_end_gives_whole_days(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    """The reproduction: `--end <day> 12:00`, then `--end <3 days later>`: 8 day buckets,
+    each the service's, and the report from the store counts 8 days, not 9."""
+    store = tmp_path / "usage.db"
+    first = TODAY - 8 * DAY
+    mid = dt.datetime.fromtimestamp(TODAY - 3 * DAY + 12 * 3600, dt.UTC).strftime("%Y-%m-%dT%H:%M")
+    args = ["--start", str(first), "--end", mid, "--endpoints", "costs"]
+    assert run_cli(*sync_args(emu, store, *args)).returncode == 0
+    end = dt.datetime.fromtimestamp(TODAY, dt.UTC).strftime("%Y-%m-%d")
+    assert run_cli(*sync_args(emu, store, "--end", end, "--endpoints", "costs")).returncode == 0
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+        days = db.execute(
+            'SELECT start_time, end_time, SUM(amount_value) FROM "costs_1d" GROUP BY 1, 2 '
+            "ORDER BY 1"
+        ).fetchall()
+    db.close()
+    assert [(s, e) for s, e, _ in days] == [(d, d + DAY) for d in range(first, TODAY, DAY)]
+    url = emu.base_url or ""
+    online = run_cli("summary", "--base-url", url, "--start", str(first), "--end", end)
+    offline = run_cli("summary", "--store", str(store), "--start", str(first), "--end", end)
+    assert offline.returncode == 0, offline.stderr
+
+    def costs_part(text: str) -> str:  # the store holds costs only: their sections
+        return text.split("Tokens and requests by model")[0]
+
+    # The same 8 bars, total, low, high, mean, and costs by line item, project and key.
+    assert costs_part(offline.stdout) == costs_part(online.stdout)
+    per_day = next(line for line in offline.stdout.splitlines() if line.startswith("Per day"))
+    assert len(per_day.split()[-1]) == 8
+
+
+def test_sync_status_says_what_the_store_covers(emu: Emulator, tmp_path: pathlib.Path) -> None:
+    store = tmp_path / "usage.db"
+    args = [
+        "--endpoints",
+        "costs",
+        "--start",
+        str(TODAY - 20 * DAY),
+        "--end",
+        str(TODAY - 15 * DAY),
+    ]
+    assert run_cli(*sync_args(emu, store, *args)).returncode == 0
+    args = ["--endpoints", "costs", "--start", str(TODAY - 5 * DAY), "--end", str(NOW)]
+    assert run_cli(*sync_args(emu, store, *args)).returncode == 0
+    emu.reset_statistics()
+    table = run_cli("sync", "--status", "--store", str(store), key=None)
+    as_json = run_cli("sync", "--status", "--format", "json", "--store", str(store), key=None)
+    assert table.returncode == as_json.returncode == 0, table.stderr
+    assert emu.statistics().requests_total == 0  # no request, no key
+    lines = table.stdout.splitlines()
+    assert lines[0] == f"store: {store}"
+    assert lines[1].split()[:5] == ["table", "from", "to", "settled", "open"]
+    row = next(line for line in lines if line.startswith("costs_1d"))
+    assert utc(TODAY - 20 * DAY) in row and "1 (10 days)" in row
+    [costs] = msgspec.json.decode(as_json.stdout)["tables"]
+    assert costs == {
+        "table": "costs_1d",
+        "endpoint": "costs",
+        "bucket_width": "1d",
+        "group_by": ["project_id", "line_item", "api_key_id", "api_source"],
+        "start": TODAY - 20 * DAY,
+        "end": NOW,
+        # Fetched (by the machine's clock) long after the emulator's days closed: all
+        # settled, but the day it answered clipped at its "now".
+        "settled_until": TODAY,
+        "open_buckets": 1,
+        "gaps": [[TODAY - 15 * DAY, TODAY - 5 * DAY]],
+        "last_sync": costs["last_sync"],
+    }
+    assert costs["last_sync"] >= NOW  # the machine's clock at the end of the sync
+
+
+def test_summary_from_a_store_marks_days_it_never_synced(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    store = tmp_path / "usage.db"
+    first = TODAY - 10 * DAY
+    for lo, hi in ((first, TODAY - 7 * DAY), (TODAY - 4 * DAY, TODAY)):
+        args = ["--endpoints", "costs", "--start", str(lo), "--end", str(hi)]
+        assert run_cli(*sync_args(emu, store, *args)).returncode == 0
+    done = run_cli("summary", "--store", str(store), "--start", str(first), "--end", str(TODAY))
+    assert done.returncode == 0, done.stderr
+    missing = f"{utc(TODAY - 7 * DAY)} to {utc(TODAY - 5 * DAY)}"
+    assert f"has no costs for 3 days: {missing} (never synced)" in done.stderr
+    per_day = next(line for line in done.stdout.splitlines() if line.startswith("Per day"))
+    assert per_day.split()[-1][3:6] == "···"  # marked, not drawn as $0.00
+    assert f"not in the store, left out of the total and the mean: 3 days: {missing}" in (
+        done.stdout
+    )
+    # The total is that of the 7 days the store holds.
+    online = run_cli(
+        "summary", "--base-url", emu.base_url or "", "--start", str(first), "--end", str(TODAY)
+    )
+    costs = {
+        line.split()[0]: line for line in online.stdout.splitlines() if line.startswith("Total")
+    }
+    assert costs["Total"] != next(
+        line for line in done.stdout.splitlines() if line.startswith("Total")
+    )

@@ -1,0 +1,177 @@
+"""Readers never write and never wait long: during a sync, on read-only files, on files
+that are not stores."""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+
+import anyio
+import pytest
+
+from openai_usage_async.emulator import Emulator
+from openai_usage_async.store import StoreBusyError, StoreError, open_store
+from openai_usage_async.store._lock import holder
+from tests.cli.conftest import run_cli, start_cli
+from tests.helpers import DAY, NOW
+from tests.store.test_cli_sync import sync_args
+
+TODAY = NOW // DAY * DAY
+START = TODAY - 30 * DAY
+SPAN = ["--start", str(START), "--end", str(TODAY)]
+
+
+def make_store(emu: Emulator, store: pathlib.Path) -> None:
+    done = run_cli(*sync_args(emu, store, *SPAN))
+    assert done.returncode == 0, done.stderr
+
+
+def summary(store: pathlib.Path) -> subprocess.CompletedProcess[str]:
+    return run_cli("summary", "--store", str(store), *SPAN, key=None)
+
+
+def slow_sync(emu: Emulator, store: pathlib.Path) -> subprocess.Popen:  # type: ignore[type-arg]
+    """A long hourly backfill, holding the store while the test reads it."""
+    emu.latency_ms = 40
+    args = ["--start", str(START - 60 * DAY), "--end", str(TODAY), "--bucket-width", "1h"]
+    args += ["--endpoints", "completions,embeddings,images", "--concurrency", "2"]
+    proc = start_cli(*sync_args(emu, store, *args), stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while holder(str(store)) != proc.pid and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert holder(str(store)) == proc.pid
+    return proc
+
+
+def stop(proc: subprocess.Popen, emu: Emulator) -> None:  # type: ignore[type-arg]
+    proc.kill()
+    proc.communicate()
+    emu.latency_ms = 0
+
+
+def test_summary_from_a_store_answers_while_a_sync_writes_it(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    store = tmp_path / "usage.db"
+    make_store(emu, store)
+    idle = summary(store)
+    assert idle.returncode == 0, idle.stderr
+    proc = slow_sync(emu, store)
+    try:
+        time.sleep(0.5)  # it commits windows meanwhile
+        busy = summary(store)
+        assert proc.poll() is None  # the sync was still running all along
+    finally:
+        stop(proc, emu)
+    assert busy.returncode == 0, busy.stderr
+    assert busy.stdout == idle.stdout  # the costs it reports were not being rewritten
+
+
+async def test_reading_during_a_sync_takes_no_wait(emu: Emulator, tmp_path: pathlib.Path) -> None:
+    store = tmp_path / "usage.db"
+    make_store(emu, store)
+    proc = slow_sync(emu, store)
+    try:
+        async with open_store(store) as s:
+            for _ in range(5):
+                started = time.monotonic()
+                costs = await s.buckets("costs", start_time=START, end_time=TODAY)
+                covered = await s.coverage()
+                assert time.monotonic() - started < 2.0  # the contract's bound
+                assert len(costs) == 30 and {c.table for c in covered} >= {"costs_1d"}
+                await anyio.sleep(0.1)
+        assert proc.poll() is None
+    finally:
+        stop(proc, emu)
+
+
+async def test_a_duckdb_store_during_a_sync_is_refused_at_once_naming_the_holder(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    pytest.importorskip("duckdb", reason="the duckdb extra is not installed")
+    store = tmp_path / "usage.duckdb"
+    make_store(emu, store)
+    proc = slow_sync(emu, store)
+    try:
+        started = time.monotonic()
+        async with open_store(store) as s:
+            with pytest.raises(StoreBusyError, match=f"process {proc.pid} is syncing") as caught:
+                await s.coverage()
+        assert caught.value.pid == proc.pid
+        assert time.monotonic() - started < 2.0
+        refused = summary(store)
+        assert refused.returncode == 7
+        assert f"process {proc.pid} is syncing this DuckDB store" in refused.stderr
+    finally:
+        stop(proc, emu)
+
+
+@contextlib.contextmanager
+def immutable(path: pathlib.Path) -> Iterator[None]:
+    """``chattr +i``: not even root may write it (removed whatever happens)."""
+    subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("where", ["file", "directory"])
+def test_a_read_only_store_is_read_and_left_byte_identical(
+    emu: Emulator, tmp_path: pathlib.Path, where: str
+) -> None:
+    folder = tmp_path / "store"
+    folder.mkdir()
+    store = folder / "usage.db"
+    make_store(emu, store)
+    want = summary(store).stdout
+    before = store.read_bytes()
+    store.chmod(0o444)
+    # A file nobody may change; or a directory where SQLite cannot make its -shm file.
+    with immutable(store if where == "file" else folder):
+        done = summary(store)
+        status = run_cli("sync", "--status", "--store", str(store), key=None)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == want
+    assert status.returncode == 0 and "costs_1d" in status.stdout
+    assert store.read_bytes() == before
+
+
+@pytest.mark.parametrize("journal", ["delete", "wal"])
+def test_a_file_that_is_not_a_store_is_refused_unchanged(
+    emu: Emulator, tmp_path: pathlib.Path, journal: str
+) -> None:
+    other = tmp_path / "notes.db"
+    with sqlite3.connect(other) as db:
+        db.execute(f"PRAGMA journal_mode={journal}")
+        db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        db.execute("INSERT INTO notes (text) VALUES ('keep me')")
+    db.close()
+    before = other.read_bytes()
+    read = summary(other)
+    synced = run_cli(*sync_args(emu, other, *SPAN, "--endpoints", "costs"))
+    for done in (read, synced):
+        assert done.returncode == 7
+        assert done.stderr.startswith(
+            f"openai-usage: error: {other}: not a store of openai-usage "
+            "(it holds other tables: notes)"
+        )
+    assert other.read_bytes() == before
+    assert not (tmp_path / "notes.db.lock").exists()  # refused before it was locked
+    with sqlite3.connect(other) as db:
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("notes",)]
+    db.close()
+
+
+async def test_a_store_path_that_is_a_directory_or_missing(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(StoreError, match="is a directory"):
+        async with open_store(tmp_path):
+            pass
+    async with open_store(tmp_path / "none.db") as s:
+        with pytest.raises(StoreError, match="no store there"):
+            await s.coverage()
+    assert not (tmp_path / "none.db").exists()
