@@ -15,11 +15,20 @@ The convention, for every Markdown page under ``docs/``:
   ``Agg``; dlt keeps its state in a temporary ``DLT_DATA_DIR``, with telemetry off.
 
 A failure names the page, the block, and the page's line that raised.
+
+README.md is different: each of its ``python`` blocks is a whole script, to be saved as a
+file and run. So each runs alone, in a fresh module, compiled as a script is (top-level
+``await`` is a ``SyntaxError``), in the same environment; ``if __name__ == "__main__":``
+bodies do not run, and the web app's handler is asked over a test server instead. A block
+that must stay a fragment says so in its first line, ``# fragment: reason``, and only those
+are skipped (an HTML comment would be invisible on GitHub). Every Python block, here and
+in ``docs/``, is formatted by ruff at :data:`CODE_WIDTH` columns.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import gc
 import inspect
 import pathlib
@@ -34,6 +43,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from openai_usage_async import AsyncUsageClient, UsageClient
 from openai_usage_async.emulator import Emulator, serve_in_thread
@@ -46,6 +56,10 @@ _SKIP = re.compile(r"^\s*<!--\s*skip:\s*(?P<reason>.*?)\s*-->\s*$")
 
 #: The module name the blocks run under.
 MODULE_NAME = "__docs__"
+
+#: The width the Python blocks are formatted to, and every code line of docs/ fits in:
+#: 88 columns show beside both of the site's sidebars (docs/stylesheets/extra.css).
+CODE_WIDTH = 88
 
 
 @dataclass(frozen=True)
@@ -246,6 +260,22 @@ def test_every_skip_gives_a_reason_and_marks_a_python_block(path: pathlib.Path) 
     )
 
 
+def _ruff(tmp_path: pathlib.Path, blocks: list[Block], *command: str) -> str | None:
+    """Run ``ruff <command>`` over the blocks, one file each; its output if it objects."""
+    for block in blocks:
+        (tmp_path / f"block_{block.index:02}_line_{block.line}.py").write_text(block.source)
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, "--config", str(ROOT / "pyproject.toml")]
+        + [str(p) for p in sorted(tmp_path.iterdir())],
+        capture_output=True,
+        text=True,
+    )
+    return None if done.returncode == 0 else done.stdout + done.stderr
+
+
+FORMAT = ("format", "--diff", "--line-length", str(CODE_WIDTH))
+
+
 @pytest.mark.parametrize("path", PAGES, ids=[p.relative_to(DOCS).as_posix() for p in PAGES])
 def test_the_python_blocks_of_a_page_are_ruff_formatted(
     path: pathlib.Path, tmp_path: pathlib.Path
@@ -253,17 +283,85 @@ def test_the_python_blocks_of_a_page_are_ruff_formatted(
     blocks = _page_blocks(path)
     if not blocks:
         return
-    for block in blocks:
-        (tmp_path / f"block_{block.index:02}_line_{block.line}.py").write_text(block.source)
-    done = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--diff", "--config", str(ROOT / "pyproject.toml")]
-        + [str(p) for p in sorted(tmp_path.iterdir())],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, (
-        f"{path.relative_to(ROOT)}: ruff format would change\n{done.stdout}"
-    )
+    objection = _ruff(tmp_path, blocks, *FORMAT)
+    assert objection is None, f"{path.relative_to(ROOT)}: ruff format would change\n{objection}"
+
+
+# -- README.md: each block is a script -------------------------------------------------
+
+README = ROOT / "README.md"
+_FRAGMENT = re.compile(r"\A#\s*fragment:(?P<reason>.*)$", re.M)
+
+
+def script_blocks(text: str, page: str) -> list[Block]:
+    """The page's ``python`` blocks, each skipped only if its first line says it is a fragment."""
+    blocks = []
+    for block in python_blocks(text, page):
+        fragment = _FRAGMENT.match(block.source)
+        skip = (fragment["reason"].strip() or "a fragment") if fragment else None
+        blocks.append(dataclasses.replace(block, skip=skip))
+    return blocks
+
+
+#: The name a script block runs under: not ``__main__``, so that a server it would start
+#: (``web.run_app``) is not started.
+SCRIPT_NAME = "__readme__"
+
+
+def run_script(block: Block, filename: str) -> types.ModuleType:
+    """Run one block as a script of its own: a fresh module, no top-level ``await``."""
+    module = types.ModuleType(SCRIPT_NAME)
+    module.__file__ = filename
+    sys.modules[SCRIPT_NAME] = module
+    try:
+        code = compile("\n" * (block.line - 1) + block.source, filename, "exec")
+        exec(code, module.__dict__)
+    except Exception as exc:
+        raise _report(block, filename, exc) from None
+    finally:
+        sys.modules.pop(SCRIPT_NAME, None)
+    return module
+
+
+README_BLOCKS = script_blocks(README.read_text(), "README.md")
+
+
+def test_the_readme_has_scripts_and_no_hidden_skips() -> None:
+    assert len([b for b in README_BLOCKS if b.skip is None]) >= 6
+    hidden = [line for line in README.read_text().splitlines() if _SKIP.match(line)]
+    assert not hidden, "README.md: a block says '# fragment: why' in its first line instead"
+    assert all(b.skip for b in README_BLOCKS if b.skip is not None)
+
+
+@pytest.mark.parametrize("block", README_BLOCKS, ids=[f"line-{b.line}" for b in README_BLOCKS])
+def test_a_readme_block_runs_as_a_script(block: Block, docs_environment: Emulator) -> None:
+    if block.skip is not None:
+        pytest.skip(f"README.md line {block.line}: a fragment: {block.skip}")
+    before = docs_environment.statistics().requests_total
+    run_script(block, str(README))
+    gc.collect()  # what the script left unclosed warns now, while this test owns the warnings
+    if "web.run_app(" not in block.source:  # the web app is asked below
+        assert docs_environment.statistics().requests_total > before, "no request was sent"
+
+
+async def test_the_readme_web_app_answers(docs_environment: Emulator) -> None:
+    (block,) = [b for b in README_BLOCKS if "web.run_app(" in b.source]
+    app = run_script(block, str(README)).app
+    async with TestClient(TestServer(app)) as http, http.get("/spend") as response:
+        assert response.status == 200, await response.text()
+        assert (await response.json())["usd"] > 0
+
+
+def test_the_readme_blocks_are_ruff_formatted_and_define_what_they_use(
+    tmp_path: pathlib.Path,
+) -> None:
+    blocks = [b for b in README_BLOCKS if b.skip is None]
+    (tmp_path / "format").mkdir()
+    objection = _ruff(tmp_path / "format", blocks, *FORMAT)
+    assert objection is None, f"README.md: ruff format would change\n{objection}"
+    (tmp_path / "check").mkdir()  # pyflakes: undefined names, unused imports
+    objection = _ruff(tmp_path / "check", blocks, "check", "--select", "F", "--no-cache")
+    assert objection is None, f"README.md: ruff check\n{objection}"
 
 
 # -- the runner itself -----------------------------------------------------------------
@@ -331,3 +429,29 @@ async def test_a_syntax_error_names_its_line() -> None:
     page = "```python\nok = 1\nnot python(\n```\n"
     with pytest.raises(BlockFailed, match=r"block 1 \(starting at line 2\), line 3 raised Syn"):
         await run_blocks(python_blocks(page, "p.md"), "p.md")
+
+
+def test_a_script_block_is_skipped_only_as_a_fragment() -> None:
+    page = (
+        "<!-- skip: invisible -->\n\n```python\nprint(1)\n```\n\n"
+        "```python\n# fragment: the body of a handler\nawait x\n```\n\n"
+        "```python\n# a comment\n# fragment: not on the first line\n```\n"
+    )
+    assert [b.skip for b in script_blocks(page, "README.md")] == [
+        None,
+        "the body of a handler",
+        None,
+    ]
+
+
+def test_a_script_block_may_not_await_at_the_top_level() -> None:
+    (block,) = script_blocks("```python\nimport asyncio\n\nawait asyncio.sleep(0)\n```\n", "R")
+    with pytest.raises(BlockFailed, match=r"block 1 \(starting at line 2\), line 4 raised Syn"):
+        run_script(block, "R")
+
+
+def test_a_script_block_runs_alone() -> None:
+    first, second = script_blocks("```python\nx = 1\n```\n\n```python\nprint(x)\n```\n", "R")
+    assert run_script(first, "R").x == 1
+    with pytest.raises(BlockFailed, match="NameError"):
+        run_script(second, "R")

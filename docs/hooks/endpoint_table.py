@@ -4,15 +4,24 @@ A page holds the marker ``<!-- endpoint-table -->``; the build replaces it with 
 per :data:`~openai_usage_async._sansio.endpoints.ENDPOINTS` entry, so the table exists
 once, in the code, and cannot drift from what the client validates. Listed under
 ``hooks:`` in ``mkdocs.yml``; ``exclude_docs`` keeps this file out of the site.
+
+The table sits in ``<div class="endpoint-table">``. Material lets inline code break
+anywhere, which squeezed names into "completio/ns"; the stylesheet turns that off there,
+and :func:`on_page_content` lets a name break only after ``_`` or ``/`` (a ``<wbr>``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from openai_usage_async._sansio.endpoints import BUCKET_WIDTHS, ENDPOINTS, FilterSpec
 
 MARKER = "<!-- endpoint-table -->"
+WRAPPER = "endpoint-table"
+
+_WRAPPED = re.compile(rf'<div class="{WRAPPER}">.*?</table>', re.S)
+_CODE = re.compile(r"<code>([^<]*)</code>")
 
 _replaced: list[str] = []
 
@@ -56,7 +65,22 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if MARKER not in markdown:
         return markdown
     _replaced.append(page.file.src_uri)
-    return markdown.replace(MARKER, endpoint_table())
+    table = f'<div class="{WRAPPER}" markdown>\n\n{endpoint_table()}\n\n</div>'
+    return markdown.replace(MARKER, table)
+
+
+def break_points(html: str) -> str:
+    """Let the table's code break after ``_`` and ``/`` (never at its first character)."""
+
+    def code(match: re.Match[str]) -> str:
+        text = match[1]
+        return "<code>" + text[:1] + re.sub(r"([_/])(?=.)", r"\1<wbr>", text[1:]) + "</code>"
+
+    return _WRAPPED.sub(lambda table: _CODE.sub(code, table[0]), html)
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
+    return break_points(html) if page.file.src_uri in _replaced else html
 
 
 def on_post_build(config: Any) -> None:
