@@ -57,8 +57,9 @@ from ._blocking import UsageClient
 from ._client import AsyncUsageClient
 from .models import Directory, UsageBucket
 from .store._backend import DirectoryTable
+from .store._names import directory_tables
 from .store._schema import Kind, TableSchema, schema_for
-from .store._sync import _endpoint_names, _group_by, _seconds, directory_tables
+from .store._sync import _endpoint_names, _group_by, _seconds
 
 __all__ = ["usage_source"]
 

@@ -56,6 +56,7 @@ def test_store_all_is_sorted_complete_and_documented() -> None:
     imported |= {"Any", "Callable", "Self", "Sequence", "TYPE_CHECKING", "TypeVar", "T"}
     imported |= {"ENDPOINTS", "WIDTH_SECONDS", "CostAmount", "UsageBucket", "SQLBackend"}
     imported |= {"Directory", "OrganizationUser", "Project", "ProjectApiKey", "Reader"}
+    imported |= {"time", "MonthForecast", "forecast_daily", "CostDays"}
     assert set(store.__all__) == public - imported
     for name in store.__all__:
         assert getattr(store, name).__doc__, name

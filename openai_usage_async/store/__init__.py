@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -31,11 +32,12 @@ import anyio.to_thread
 
 from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
 from .._sansio.query import to_unix
+from ..forecast import MonthForecast, _check_now, forecast_daily
 from ..models import CostAmount, Directory, UsageBucket
 from ._backend import SQLBackend
 from ._errors import StoreBusyError, StoreError
 from ._plan import TableCoverage
-from ._read import Reader
+from ._read import CostDays, Reader
 from ._schema import schema_for
 from ._sync import EndpointReport, SyncReport, sync
 
@@ -143,6 +145,42 @@ class Store:
         no sync has stored (see :class:`TableCoverage`). Reads only the bookkeeping."""
         return await self._read(Reader.coverage)
 
+    async def forecast(
+        self, now: int | float | dt.datetime | None = None, *, lookback_days: int = 7
+    ) -> MonthForecast:
+        """This month's spend and its month-end forecast, from ``costs_1d`` (see
+        :mod:`openai_usage_async.forecast` for the method), per organization, project and,
+        when the table is grouped by it, API key. ``now`` defaults to the machine's clock.
+
+        Only days the store covers with a whole bucket that had closed when fetched count
+        in the daily rate: a day never synced, or stored while in progress, is left out,
+        never taken for $0. Raises ``LookupError`` when the store has no costs table.
+        """
+        moment = time.time() if now is None else now
+        _, today = _check_now(moment)
+        first = min(today.replace(day=1), today - dt.timedelta(days=max(1, lookback_days)))
+        start = (first - dt.date(1970, 1, 1)).days * 86_400
+        end = to_unix("now", moment, round_up=True)
+
+        def read(reader: Reader) -> CostDays:
+            try:
+                return reader.cost_days(start, end)
+            except LookupError:
+                raise LookupError(
+                    f"costs_1d: not in {self.path}; sync costs first "
+                    "(openai-usage sync --endpoints costs --start ...)"
+                ) from None
+
+        days = await self._read(read)
+        return forecast_daily(
+            days.organization,
+            covered=days.covered,
+            now=moment,
+            lookback_days=lookback_days,
+            projects=days.projects,
+            api_keys=days.api_keys if days.by_key else None,
+        )
+
     def progress(self) -> dict[str, tuple[int, int]]:
         """For a sync in progress (or the last one): endpoint -> (windows done, planned)."""
         return dict(self._live)
@@ -158,6 +196,7 @@ class Store:
         group_by: str | Sequence[str] | None = "auto",
         overlap: dt.timedelta | float = dt.timedelta(days=2),
         wait: bool = True,
+        directory: bool = True,
     ) -> SyncReport:
         """Fetch what the store lacks, and the recent buckets the service may have revised.
 
@@ -182,6 +221,11 @@ class Store:
         ``max_concurrency``; each window's rows and its checkpoint commit in one
         transaction, so a sync killed at any moment and run again ends with exactly what
         an uninterrupted sync stores.
+
+        With ``directory`` (the default) it also refreshes the names (``projects``,
+        ``users``, ``api_keys``) and the spend limits and alerts (``spend_limits``,
+        ``spend_alerts``), beside the usage: never failing the sync for them, and keeping
+        what is stored when they cannot be read. ``directory=False`` syncs usage only.
         """
         self._check_open()
         return await sync(
@@ -194,6 +238,7 @@ class Store:
             group_by=group_by,
             overlap=overlap,
             wait=wait,
+            directory=directory,
         )
 
     async def buckets(

@@ -13,10 +13,14 @@ formatting is the caller's.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self
+
+import msgspec
 
 from .._sansio.endpoints import WIDTH_SECONDS
 from ..models import (
@@ -31,10 +35,53 @@ from ._migrate import TableInfo, q
 from ._plan import Checkpoint, Range, TableCoverage, coverage
 from ._schema import Kind, TableSchema
 
-__all__ = ["DEFAULT_OVERLAP_S", "Reader"]
+__all__ = ["DEFAULT_OVERLAP_S", "CostDays", "Reader", "StoredAlert", "StoredLimit"]
 
 #: The overlap coverage assumes for a table whose last sync did not record one.
 DEFAULT_OVERLAP_S = 2 * 86_400
+
+
+_DAY = 86_400
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _day(t: int) -> dt.date:
+    return _EPOCH + dt.timedelta(days=t // _DAY)
+
+
+@dataclass
+class CostDays:
+    """Costs per UTC day by scope (USD), and the days a whole, closed bucket covers."""
+
+    by_key: bool
+    organization: dict[dt.date, float] = field(default_factory=dict)
+    projects: dict[str, dict[dt.date, float]] = field(default_factory=dict)
+    api_keys: dict[str, dict[dt.date, float]] = field(default_factory=dict)
+    covered: set[dt.date] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLimit:
+    """A row of ``spend_limits``."""
+
+    scope: str
+    project_id: str | None
+    api_key_id: str | None
+    threshold_usd: float
+    enforcement: str | None
+    fetched_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """A row of ``spend_alerts``."""
+
+    scope: str
+    project_id: str | None
+    id: str
+    threshold_usd: float
+    recipients: tuple[str, ...]
+    fetched_at: int
 
 
 class _Connection(Protocol):
@@ -193,6 +240,64 @@ class Reader:
             f"WHERE start_time >= ? AND start_time < ? GROUP BY {keys} ORDER BY {keys}"
         )
         return self.execute(sql, (start, end))
+
+    # -- costs by day, limits and alerts -------------------------------------------------------
+
+    def cost_days(self, start: int, end: int) -> CostDays:
+        """Costs per UTC day of ``[start, end)`` from ``costs_1d``, for the organization,
+        each project and (when the table is grouped by it) each API key; and the days the
+        table covers with a whole bucket that had closed when it was fetched."""
+        info = self.table("costs_1d")
+        if info is None:
+            raise LookupError("costs_1d")
+        have = set(info.column_names)
+        project = q("project_id") if "project_id" in info.group_by else "NULL"
+        key = q("api_key_id") if "api_key_id" in info.group_by else "NULL"
+        value = "amount_value" if "amount_value" in have else "NULL"
+        rows = self.execute(
+            f"SELECT start_time, {project}, {key}, SUM({value}) FROM costs_1d "
+            "WHERE start_time >= ? AND start_time < ? GROUP BY 1, 2, 3",
+            (start, end),
+        )
+        out = CostDays(by_key="api_key_id" in info.group_by)
+        for start_time, project_id, api_key_id, usd in rows:
+            day = _day(int(start_time))
+            amount = float(usd or 0.0)
+            out.organization[day] = out.organization.get(day, 0.0) + amount
+            scope = out.projects.setdefault(project_id or "", {})
+            scope[day] = scope.get(day, 0.0) + amount
+            if out.by_key:
+                keyed = out.api_keys.setdefault(api_key_id or "", {})
+                keyed[day] = keyed.get(day, 0.0) + amount
+        for c in self.checkpoints.get("costs_1d", []):
+            first = max(c.start, start - start % _DAY)
+            for day_start in range(first - first % _DAY, min(c.end, end), _DAY):
+                whole = day_start >= c.start and day_start + _DAY <= c.end
+                if whole and day_start + _DAY <= c.fetched_at:
+                    out.covered.add(_day(day_start))
+        return out
+
+    def spend_limits(self) -> list[StoredLimit] | None:
+        """The hard limits the last sync that could read them stored; None if none did."""
+        if "spend_limits" not in self._db.tables():
+            return None
+        rows = self.execute(
+            "SELECT scope, project_id, api_key_id, threshold_usd, enforcement, fetched_at "
+            "FROM spend_limits"
+        )
+        return [StoredLimit(*r) for r in rows]
+
+    def spend_alerts(self) -> list[StoredAlert] | None:
+        """The spend alerts the last sync that could read them stored; None if none did."""
+        if "spend_alerts" not in self._db.tables():
+            return None
+        rows = self.execute(
+            "SELECT scope, project_id, id, threshold_usd, recipients, fetched_at FROM spend_alerts"
+        )
+        return [
+            StoredAlert(scope, project, i, usd, tuple(msgspec.json.decode(who or "[]")), at)
+            for scope, project, i, usd, who, at in rows
+        ]
 
     # -- the directory ----------------------------------------------------------------------
 

@@ -26,26 +26,26 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from .. import errors
 from .._fanout import AsReadyFeed, Emit, FeedIterator, first_error
 from .._sansio.cursor import Chain
 from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
 from .._sansio.query import Query, to_unix, validate
 from .._sansio.windows import Window, plan_windows
-from ..models import Directory, UsageBucket
+from ..models import UsageBucket
 from . import _lock
-from ._backend import DirectoryTable, SQLBackend, TableState, WindowRows, check_grouping
+from ._backend import SQLBackend, TableState, WindowRows, check_grouping
 from ._errors import StoreBusyError
 from ._migrate import TableInfo
+from ._names import Names, directory_tables, refresh_names
 from ._plan import count_fetch, plan_fetch, plan_ranges
 from ._read import Reader
-from ._schema import Kind, TableSchema, schema_for
+from ._schema import TableSchema, schema_for
 
 if TYPE_CHECKING:
     from .._client import AsyncUsageClient
     from . import Store
 
-__all__ = ["EndpointReport", "SyncReport", "sync"]
+__all__ = ["EndpointReport", "SyncReport", "directory_tables", "sync"]
 
 T = TypeVar("T")
 
@@ -96,12 +96,18 @@ class SyncReport:
     """The whole sync's wall time, from when it held the store (``waited`` not included)."""
     directory_rows: dict[str, int] | None = None
     """Rows written to the directory tables (``projects``, ``users``, ``api_keys``), or
-    None when the directory could not be read (the tables are left as they were)."""
+    None when the directory could not be read, or was not asked for (the tables are left
+    as they were)."""
     directory_note: str | None = None
     """Why the names were not (all) refreshed, when they were not: a key that may not read
     the directory, the service failing, or some projects' listings that failed."""
     waited: float = 0.0
     """Seconds it waited for another sync of the same store to finish first."""
+    spend_rows: dict[str, int] | None = None
+    """Rows written to ``spend_limits`` and ``spend_alerts``, or None when they could not
+    be read (the tables are left as they were)."""
+    spend_note: str | None = None
+    """Why the spend limits and alerts were not refreshed, when they were not."""
 
     @property
     def rows_written(self) -> int:
@@ -153,6 +159,15 @@ class SyncReport:
             counts = ", ".join(f"{n:,} {t}" for t, n in self.directory_rows.items())
             extra = f"; {self.directory_note}" if self.directory_note else ""
             lines.append(f"directory: {counts}{extra}")
+        if self.spend_rows is not None:
+            limits = self.spend_rows.get("spend_limits", 0)
+            alerts = self.spend_rows.get("spend_alerts", 0)
+            lines.append(
+                f"spend: {limits:,} limit{'' if limits == 1 else 's'}, "
+                f"{alerts:,} alert{'' if alerts == 1 else 's'}"
+            )
+        elif self.spend_note:
+            lines.append(f"spend limits and alerts: {self.spend_note}")
         return "\n".join(lines)
 
 
@@ -244,6 +259,7 @@ async def sync(
     group_by: object = "auto",
     overlap: dt.timedelta | float = dt.timedelta(days=2),
     wait: bool = True,
+    directory: bool = True,
 ) -> SyncReport:
     """See :meth:`Store.sync`."""
     started = time.perf_counter()
@@ -302,6 +318,7 @@ async def sync(
                 overlap_s=overlap_s,
                 started=started,
                 waited=waited,
+                directory=directory,
             )
         finally:
             with anyio.CancelScope(shield=True):
@@ -374,6 +391,7 @@ async def _sync_locked(
     overlap_s: int,
     started: float,
     waited: float,
+    directory: bool,
 ) -> SyncReport:
     db = writer.backend
     jobs: list[_Job] = []
@@ -421,33 +439,16 @@ async def _sync_locked(
     by_endpoint = {job.tally.schema.spec.name: job.tally for job in jobs}
     store._live = {name: (0, t.planned) for name, t in by_endpoint.items()}
     total = sum(job.count for job in jobs)
-    named: dict[str, int] = {}
-    note: list[str] = []
+    names = Names()
 
-    async def refresh_directory() -> None:
-        # The directory never breaks a sync: whatever goes wrong, the names stay as the
-        # last sync that could read them left them, and the usage sync goes on.
-        try:
-            found = await client.organization.directory()
-        except (errors.PermissionDeniedError, errors.NotFoundError):
-            note.append("not readable with this key; names not refreshed")
-            return
-        except errors.APIError as exc:
-            log.warning("the directory could not be read; the names stay as stored: %s", exc)
-            note.append(f"could not be read ({_short(exc)}); names not refreshed")
-            return
-        tables = directory_tables(found)
-        kept = {s.project_id for s in found.skipped if s.listing == "api_keys"}
-        await writer.run(_replace_directory, db, tables, kept)
-        named.update((t.name, len(t.rows)) for t in tables)
-        unexpected = [s for s in found.skipped if not s.expected]
-        if unexpected:
-            which = ", ".join(f"{s.listing} of {s.project_id}" for s in unexpected)
-            note.append(f"{len(unexpected)} listing(s) could not be read ({which}); kept as stored")
+    async def refresh() -> None:
+        nonlocal names
+        names = await refresh_names(client, writer.run, db, client._requester.clock)
 
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(refresh_directory)
+            if directory:
+                tg.start_soon(refresh)
             if total:
                 await _fetch_and_write(
                     writer, client, jobs, by_endpoint, total, clock=client._requester.clock
@@ -476,91 +477,17 @@ async def _sync_locked(
             for name, t in by_endpoint.items()
         },
         elapsed,
-        None if note and not named else named,
-        note[0] if note else None,
+        names.directory,
+        names.directory_note if directory else "not refreshed by this sync (directory=False)",
         waited,
+        names.spend,
+        names.spend_note,
     )
 
 
 def _short(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None)
     return f"HTTP {status}" if status is not None else type(exc).__name__
-
-
-def _replace_directory(db: SQLBackend, tables: list[DirectoryTable], kept: set[str]) -> None:
-    """Replace the directory tables; a project whose keys could not be listed keeps the
-    key names stored for it."""
-    keys = next(t for t in tables if t.name == "api_keys")
-    names = [n for n, _ in keys.columns]
-    if kept and [n for n, _ in db.columns("api_keys")] == names:
-        marks = ", ".join("?" * len(kept))
-        keys.rows += db.execute(
-            f"SELECT {', '.join(names)} FROM api_keys WHERE project_id IN ({marks})",
-            sorted(kept),
-        )
-    db.replace_tables(tables)
-
-
-def directory_tables(found: Directory) -> list[DirectoryTable]:
-    """The directory as the store's ``projects``, ``users`` and ``api_keys`` tables."""
-    projects = [(p.id, p.name, p.status, p.created_at, p.archived_at) for p in found.projects]
-    users = [(u.id, u.name, u.email, u.role, u.added_at) for u in found.users]
-    keys = []
-    for k in found.api_keys:
-        owner = k.owner
-        who: Any = (owner.user or owner.service_account) if owner is not None else None
-        keys.append(
-            (
-                k.id,
-                k.project_id,
-                k.name,
-                k.redacted_value,
-                k.created_at,
-                k.last_used_at,
-                k.expires_at,
-                owner.type if owner is not None else None,
-                who.id if who is not None else None,
-                who.name if who is not None else None,
-                getattr(who, "email", None),
-            )
-        )
-    text: Kind = "text"
-    integer: Kind = "integer"
-    return [
-        DirectoryTable(
-            "projects",
-            (
-                ("id", text),
-                ("name", text),
-                ("status", text),
-                ("created_at", integer),
-                ("archived_at", integer),
-            ),
-            projects,
-        ),
-        DirectoryTable(
-            "users",
-            (("id", text), ("name", text), ("email", text), ("role", text), ("added_at", integer)),
-            users,
-        ),
-        DirectoryTable(
-            "api_keys",
-            (
-                ("id", text),
-                ("project_id", text),
-                ("name", text),
-                ("redacted_value", text),
-                ("created_at", integer),
-                ("last_used_at", integer),
-                ("expires_at", integer),
-                ("owner_type", text),
-                ("owner_id", text),
-                ("owner_name", text),
-                ("owner_email", text),
-            ),
-            keys,
-        ),
-    ]
 
 
 _Fetched = tuple[Chain, list[UsageBucket[Any]], int]

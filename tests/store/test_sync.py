@@ -8,11 +8,13 @@ import re
 from unittest import mock
 
 import anyio
+import msgspec
 import pytest
 
 from openai_usage_async import AsyncUsageClient
 from openai_usage_async._sansio.endpoints import ENDPOINTS
 from openai_usage_async.emulator import Emulator, Fault
+from openai_usage_async.forecast import forecast_month
 from openai_usage_async.store import Store, StoreError, open_store
 from openai_usage_async.store._schema import schema_for
 from openai_usage_async.store._sqlite import SQLiteBackend
@@ -275,3 +277,114 @@ async def test_a_float_end_time_rounds_up_as_the_client_does(
     report = await store.sync(client, endpoints=["costs"], start_time=T0, end_time=end)
     listed = await client.usage.costs.list(start_time=T0, end_time=end)
     assert report.endpoints["costs"].buckets_written == len(listed) == 2
+
+
+async def test_sync_snapshots_spend_limits_and_alerts_beside_the_directory(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    report = await store.sync(client, start_time=T0, endpoints=["costs"])
+    org = emulator.org.directory
+    active = [p.id for p in org.projects if p.status != "archived"]
+    want_limits = []
+    for project_id in [None, *active]:
+        limit = emulator.spend_limit(project_id)
+        if limit is not None:
+            scope = "organization" if project_id is None else "project"
+            state = limit["enforcement"]["status"]
+            want_limits.append((scope, project_id, None, limit["threshold_amount"] / 100, state))
+    directory = await client.organization.directory()
+    for key in directory.api_keys:
+        if key.spend_limit is not None:
+            state = key.spend_limit.enforcement.status if key.spend_limit.enforcement else None
+            want_limits.append(
+                ("api_key", key.project_id, key.id, key.spend_limit.threshold_usd, state)
+            )
+    stored = await query(
+        store,
+        "SELECT scope, project_id, api_key_id, threshold_usd, enforcement, fetched_at "
+        "FROM spend_limits",
+    )
+    assert sorted((r[:5] for r in stored), key=str) == sorted(want_limits, key=str)
+    assert {r[5] for r in stored} == {NOW}
+    assert {"enforcing", "inactive"} <= {r[4] for r in stored}
+    assert any(r[0] == "api_key" for r in stored)
+    want_alerts = sorted(
+        (
+            "organization" if project_id is None else "project",
+            project_id,
+            a["id"],
+            a["threshold_amount"] / 100,
+            msgspec.json.encode(a["notification_channel"]["recipients"]).decode(),
+        )
+        for project_id in [None, *active]
+        for a in emulator.spend_alerts(project_id)
+    )
+    alerts = await query(
+        store, "SELECT scope, project_id, id, threshold_usd, recipients FROM spend_alerts"
+    )
+    assert sorted(alerts, key=str) == sorted(want_alerts, key=str)
+    assert report.spend_rows == {"spend_limits": len(want_limits), "spend_alerts": len(alerts)}
+    assert f"spend: {len(want_limits)} limits, {len(alerts)} alerts" in str(report)
+    # A key without the scope: what is stored stays, and the sync goes on.
+    emulator.spend_forbidden = True
+    again = await store.sync(client, endpoints=["costs"])
+    assert again.spend_rows is None and again.spend_note is not None
+    assert "limits and alerts kept as stored" in str(again)
+    assert sorted(await query(store, "SELECT * FROM spend_limits"), key=str) == sorted(
+        stored, key=str
+    )
+    # directory=False: neither the names nor the limits are read.
+    emulator.spend_forbidden = False
+    emulator.reset_statistics()
+    usage_only = await store.sync(client, endpoints=["costs"], directory=False)
+    assert usage_only.directory_rows is None and usage_only.spend_rows is None
+    assert set(emulator.statistics().requests_by_endpoint) == {"costs"}
+
+
+async def test_the_forecast_from_the_store_is_the_forecast_of_the_service_buckets(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    month = dt.datetime.fromtimestamp(NOW, dt.UTC).replace(day=1, hour=0, minute=0, second=0)
+    start = int(month.timestamp()) - 10 * DAY  # the lookback reaches the previous month
+    await store.sync(client, start_time=start, endpoints=["costs"])
+    stored = await store.forecast(now=NOW)
+    buckets = await client.usage.costs.list(
+        start_time=start, end_time=NOW, group_by=list(_auto_group_by("costs"))
+    )
+    want = forecast_month(buckets, now=NOW)
+    assert stored.month_to_date == pytest.approx(want.month_to_date, rel=1e-9)
+    assert stored.daily_rate == pytest.approx(want.daily_rate, rel=1e-9)
+    assert stored.forecast == pytest.approx(want.forecast, rel=1e-9)
+    assert stored.month_to_date > 0 and len(stored.rate_days) == 7
+    assert set(stored.projects) == set(want.projects) and len(stored.projects) > 1
+    assert set(stored.api_keys) == set(want.api_keys) and len(stored.api_keys) > 1
+    for project_id, p in want.projects.items():
+        assert stored.projects[project_id].forecast == pytest.approx(p.forecast, rel=1e-9)
+    assert (
+        stored.threshold(want.forecast).crossing_date == want.threshold(want.forecast).crossing_date
+    )
+
+
+async def test_days_the_store_never_synced_are_left_out_of_the_rate(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    # Two days of the lookback never synced: they are not days of $0.
+    await store.sync(
+        client, start_time=TODAY - 9 * DAY, end_time=TODAY - 4 * DAY, endpoints=["costs"]
+    )
+    await store.sync(client, start_time=TODAY - 2 * DAY, endpoints=["costs"])
+    stored = await store.forecast(now=NOW)
+    assert list(stored.rate_days) == [
+        dt.datetime.fromtimestamp(t, dt.UTC).date()
+        for t in (TODAY - 7 * DAY, TODAY - 6 * DAY, TODAY - 5 * DAY, TODAY - 2 * DAY, TODAY - DAY)
+    ]
+    have = [
+        b
+        for b in await client.usage.costs.list(start_time=TODAY - 9 * DAY, end_time=NOW)
+        if not TODAY - 4 * DAY <= b.start_time < TODAY - 2 * DAY
+    ]
+    assert stored.daily_rate == pytest.approx(forecast_month(have, now=NOW).daily_rate, rel=1e-9)
+    async with open_store(store.path + "-none" + pathlib.Path(store.path).suffix) as empty:
+        await empty.sync(client, start_time=TODAY - DAY, endpoints=["embeddings"])
+        with pytest.raises(LookupError, match=r"costs_1d: not in .*; sync costs first"):
+            await empty.forecast(now=NOW)
