@@ -35,7 +35,15 @@ from ._migrate import TableInfo, q
 from ._plan import Checkpoint, Range, TableCoverage, coverage
 from ._schema import Kind, TableSchema
 
-__all__ = ["DEFAULT_OVERLAP_S", "CostDays", "Reader", "StoredAlert", "StoredLimit"]
+__all__ = [
+    "DEFAULT_OVERLAP_S",
+    "CostDays",
+    "CostTotal",
+    "Reader",
+    "StoredAlert",
+    "StoredLimit",
+    "UsageTotal",
+]
 
 #: The overlap coverage assumes for a table whose last sync did not record one.
 DEFAULT_OVERLAP_S = 2 * 86_400
@@ -58,6 +66,29 @@ class CostDays:
     projects: dict[str, dict[dt.date, float]] = field(default_factory=dict)
     api_keys: dict[str, dict[dt.date, float]] = field(default_factory=dict)
     covered: set[dt.date] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class CostTotal:
+    """Costs summed over a range for one project, line item and API key."""
+
+    project_id: str | None
+    line_item: str | None
+    api_key_id: str | None
+    usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotal:
+    """Tokens and model requests summed over a range for one model and project."""
+
+    endpoint: str
+    model: str | None
+    project_id: str | None
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    model_requests: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +307,52 @@ class Reader:
                 if whole and day_start + _DAY <= c.fetched_at:
                     out.covered.add(_day(day_start))
         return out
+
+    def cost_totals(self, start: int | None = None, end: int | None = None) -> list[CostTotal]:
+        """Costs summed by project, line item and API key (the columns the table is
+        grouped by; None where it is not), over the whole table or ``[start, end)``."""
+        info = self.table("costs_1d")
+        if info is None:
+            raise LookupError("costs_1d")
+        picks = [
+            q(g) if g in info.group_by else "NULL"
+            for g in ("project_id", "line_item", "api_key_id")
+        ]
+        where, parameters = "", tuple[int, ...]()
+        if start is not None and end is not None:
+            where, parameters = "WHERE start_time >= ? AND start_time < ?", (start, end)
+        rows = self.execute(
+            f"SELECT {', '.join(picks)}, SUM(amount_value) FROM costs_1d {where} GROUP BY 1, 2, 3",
+            parameters,
+        )
+        return [CostTotal(p, item, key, float(usd or 0.0)) for p, item, key, usd in rows]
+
+    def usage_totals(
+        self, table: str, start: int | None = None, end: int | None = None
+    ) -> list[UsageTotal]:
+        """Tokens and model requests of a usage table, summed by model and project (None
+        where the table is not grouped by them), over the whole table or ``[start, end)``.
+        A field the table has no column for sums to 0."""
+        info = self.table(table)
+        if info is None:
+            raise LookupError(table)
+        have = set(info.column_names)
+        picks = [q(g) if g in info.group_by else "NULL" for g in ("model", "project_id")]
+        sums = [
+            f"SUM({q(f)})" if f in have else "0"
+            for f in ("input_tokens", "output_tokens", "input_cached_tokens", "num_model_requests")
+        ]
+        where, parameters = "", tuple[int, ...]()
+        if start is not None and end is not None:
+            where, parameters = "WHERE start_time >= ? AND start_time < ?", (start, end)
+        rows = self.execute(
+            f"SELECT {', '.join(picks)}, {', '.join(sums)} FROM {q(table)} {where} GROUP BY 1, 2",
+            parameters,
+        )
+        return [
+            UsageTotal(info.endpoint, model, project, *(int(v or 0) for v in values))
+            for model, project, *values in rows
+        ]
 
     def spend_limits(self) -> list[StoredLimit] | None:
         """The hard limits the last sync that could read them stored; None if none did."""
