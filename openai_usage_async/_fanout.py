@@ -354,6 +354,15 @@ class Supervisor:
             return True
         return False
 
+    def when_done(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` in the task's loop once the task has ended, however it ends (from
+        anywhere: a finalizer); nothing if the loop is closed."""
+        task = self._task
+        if task is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            task.get_loop().call_soon_threadsafe(task.add_done_callback, lambda _: fn())
+
     async def aclose(self) -> None:
         """Cancel the task and wait, shielded, until it and its workers have stopped."""
         task = self._task
@@ -465,6 +474,10 @@ class FeedIterator(Generic[T]):
         # BrokenResourceError and swallow the cancellation).
         supervisor = self._supervisor
         if supervisor.cancel_soon():
+            # The task may end on its own before the cancel reaches it (its last window
+            # had arrived): then no cancellation runs its cleanup, so close the feed once
+            # it has ended, either way (closing twice is nothing).
+            supervisor.when_done(self._feed.close)
             return
         if supervisor.done or not supervisor.started:
             self._feed.close()  # nothing runs: release what is left unread
