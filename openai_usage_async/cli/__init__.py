@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from .. import errors
 from ..emulator.__main__ import EXIT_CANNOT_LISTEN, ListenError
 from ..store._errors import StoreError
-from ._args import build_parser
+from ._args import NOW_VARIABLE, clock, parse_command_line
 from ._commands import COMMANDS, NoKeyError, UsageError
 from ._export import MissingExtraError, OutputError
 
@@ -49,9 +49,12 @@ def _fail(code: int, message: str, verbose: bool) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_command_line(argv)
     verbose = bool(getattr(args, "verbose", False))
+    try:
+        clock()
+    except ValueError as exc:
+        return _fail(EXIT_USAGE, f"${NOW_VARIABLE}: {exc}", verbose=False)
     logging.basicConfig(
         level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -68,6 +71,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if code == EXIT_INTERRUPTED:
         print("openai-usage: interrupted", file=sys.stderr)
     return code
+
+
+#: Keys the Usage API refuses whatever their permissions, by their prefix.
+_NOT_ADMIN_KEYS = {"sk-proj-": "a project key", "sk-svcacct-": "a service-account key"}
+ADMIN_KEY_HELP = (
+    "the Usage API needs an organization Admin key (sk-admin-...), which an organization "
+    "owner creates at https://platform.openai.com/settings/organization/admin-keys"
+)
+
+
+def _key_given(args: argparse.Namespace) -> str:
+    if args.command == "demo":
+        return "sk-admin-demo"
+    return str(getattr(args, "api_key", None) or os.environ.get("OPENAI_ADMIN_KEY") or "")
+
+
+def _refused(exc: errors.APIStatusError, key: str) -> str:
+    """One message for a refused key: what kind of key it is (never the key), and what the
+    Usage API needs. A project key is told so, whatever the service's words."""
+    said = f"the API refused the key ({exc.status_code})"
+    for prefix, kind in _NOT_ADMIN_KEYS.items():
+        if key.startswith(prefix):
+            return f"{said}: it is {kind} ({prefix}...); {ADMIN_KEY_HELP}"
+    if "admin key" in exc.message.lower():
+        return f"{said}: {exc.message}"
+    return f"{said}: {exc.message.rstrip('.')}; {ADMIN_KEY_HELP}"
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -92,7 +121,7 @@ async def _run(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
         raise
     except UsageError as exc:
-        return _fail(EXIT_USAGE, str(exc), verbose)
+        return _fail(EXIT_USAGE, f"{exc} (see openai-usage {args.command} --help)", verbose)
     except NoKeyError as exc:
         return _fail(EXIT_NO_KEY, str(exc), verbose)
     except MissingExtraError as exc:
@@ -102,9 +131,7 @@ async def _run(args: argparse.Namespace) -> int:
     except ListenError as exc:
         return _fail(EXIT_CANNOT_LISTEN, str(exc), verbose)
     except (errors.AuthenticationError, errors.PermissionDeniedError) as exc:
-        return _fail(
-            EXIT_KEY_REFUSED, f"the API refused the key ({exc.status_code}): {exc.message}", verbose
-        )
+        return _fail(EXIT_KEY_REFUSED, _refused(exc, _key_given(args)), verbose)
     except errors.APIConnectionError as exc:
         hint = (
             "check your network, or --base-url"

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import math
+import os
 import re
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from .._sansio.endpoints import BUCKET_WIDTHS, ENDPOINTS
 from .._version import __version__
 
-__all__ = ["build_parser", "count", "parse_duration", "parse_time", "seconds"]
+__all__ = [
+    "build_parser",
+    "clock",
+    "count",
+    "parse_command_line",
+    "parse_duration",
+    "parse_time",
+    "seconds",
+]
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -21,19 +33,38 @@ TIME_HELP = (
     "YYYY-MM-DD (00:00 UTC), an ISO datetime (UTC unless it has an offset), Unix seconds, "
     "'now', or a time ago such as 7d, 24h, 90m"
 )
+#: What a time ago in days means for daily buckets (said in --help).
+WHOLE_DAYS_HELP = (
+    "with daily buckets (the default), 7d or 2w is 00:00 UTC that many days before today"
+)
+DAY = 86_400
+
+#: Pins the command line's clock (Unix seconds or a date), as the emulator's --now pins
+#: its own: for tests and reproducible runs. Read by the command line only.
+NOW_VARIABLE = "OPENAI_USAGE_NOW"
+
+
+def clock() -> float:
+    """The command line's ``now``: the time, or ``$OPENAI_USAGE_NOW`` when it is set."""
+    pinned = os.environ.get(NOW_VARIABLE)
+    if not pinned:
+        return time.time()
+    return parse_time(pinned, now=time.time)
 
 
 #: The last second of 9999-12-31 UTC: the latest time a date can say.
 LATEST = 253_402_300_799
 
 
-def parse_time(text: str, *, now: Callable[[], float] = time.time) -> int:
+def parse_time(text: str, *, now: Callable[[], float] = clock, whole_days: bool = False) -> int:
     """Unix seconds from what a person types; ``ValueError`` says what is accepted.
 
     Times before 1970 (Unix time 0) or after 9999 are refused, and 13-digit numbers are
-    said to look like milliseconds.
+    said to look like milliseconds. With ``whole_days`` (daily buckets), a time ago in
+    days or weeks is a midnight: ``7d`` is 00:00 UTC seven days before today, so that its
+    days are whole, as ``summary --days 7`` counts them.
     """
-    seconds = _parse_time(text, now)
+    seconds = _parse_time(text, now, whole_days)
     if seconds < 0:
         raise ValueError(f"{text!r} is before 1970-01-01, where Unix time starts")
     if seconds > LATEST:
@@ -46,7 +77,7 @@ def parse_time(text: str, *, now: Callable[[], float] = time.time) -> int:
     return seconds
 
 
-def _parse_time(text: str, now: Callable[[], float]) -> int:
+def _parse_time(text: str, now: Callable[[], float], whole_days: bool) -> int:
     value = text.strip()
     if value == "now":
         return int(now())
@@ -54,7 +85,10 @@ def _parse_time(text: str, now: Callable[[], float]) -> int:
         return int(value)
     relative = _RELATIVE.match(value)
     if relative:
-        return int(now()) - int(relative.group(1)) * _UNITS[relative.group(2)]
+        ago = int(relative.group(1)) * _UNITS[relative.group(2)]
+        if whole_days and relative.group(2) in "dw":
+            return int(now()) // DAY * DAY - ago
+        return int(now()) - ago
     try:
         if len(value) == 10:
             day = dt.date.fromisoformat(value)
@@ -93,6 +127,113 @@ def seconds(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
     return value
+
+
+# -- usage errors: one line ---------------------------------------------------------------
+
+#: What a positional argument's value is, in an error.
+_NOUNS = {"endpoint": "an endpoint", "command": "a command"}
+
+
+class _ChoiceError(argparse.ArgumentError):
+    """A value that is not among an argument's choices, said with the closest one."""
+
+    def __init__(self, action: argparse.Action, value: object) -> None:
+        choices = [str(c) for c in action.choices or ()]
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        if action.option_strings:
+            text = f"{value!r} is not one of {', '.join(choices)}"
+        else:
+            text = f"{value!r} is not {_NOUNS.get(action.dest, 'a choice')}"
+            if not close:
+                text += f": {', '.join(choices)}"
+        if close:
+            text += f"; did you mean {close[0]}?"
+        super().__init__(action, text)
+        self.positional = not action.option_strings
+
+    def __str__(self) -> str:
+        # A positional's name (ENDPOINT) adds nothing to "'x' is not an endpoint".
+        return self.message if self.positional else super().__str__()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line: ``openai-usage: error: ...``, the bad value
+    named, the closest choice offered, and the help to read."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: dict[str, _Parser] = {}
+        self.argv: Sequence[str] = ()
+
+    def error(self, message: str) -> NoReturn:
+        # A global option before the command fails here, in the main parser: the help to
+        # read is still the command's, which lists the global options too.
+        command = next((self.commands[a] for a in self.argv if a in self.commands), self)
+        help_ = f"{command.prog} --help"
+        self.exit(2, f"openai-usage: error: {_one_line(message)} (see {help_})\n")
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            raise _ChoiceError(action, value)
+
+
+def _flag(name: str) -> str:
+    """``-o/--output`` -> ``--output``: the first long spelling of an argument's names."""
+    names = name.split("/")
+    return next((n for n in names if n.startswith("--")), names[-1])
+
+
+def _one_line(message: str) -> str:
+    """argparse's message, said the way the command's own errors are (``--days: ...``)."""
+    message = " ".join(message.split())
+    required = re.fullmatch(r"the following arguments are required: (.+)", message)
+    if required:
+        names = [_flag(n) for n in required.group(1).split(", ")]
+        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+        return f"{listed} {'are' if len(names) > 1 else 'is'} required"
+    argument = re.fullmatch(r"argument (\S+): (.+)", message)
+    if not argument:
+        return message
+    name, text = _flag(argument.group(1)), argument.group(2)
+    invalid = re.fullmatch(r"invalid (int|float) value: (.+)", text)
+    if invalid:
+        kind = "whole number" if invalid.group(1) == "int" else "number"
+        text = f"{invalid.group(2)} is not a {kind}"
+    elif text == "expected one argument":
+        text = "needs a value"
+    else:
+        text = re.sub(
+            r"not allowed with argument (\S+)",
+            lambda m: f"not allowed with {_flag(m.group(1))}; give one or the other",
+            text,
+        )
+    return f"{name}: {text}"
+
+
+def _unrecognized(extras: Sequence[str], parser: _Parser) -> str:
+    """The first argument no option took, and the option it may have meant."""
+    first = extras[0]
+    if not first.startswith("-") or first == "-":
+        return f"{first!r}: an argument too many"
+    name = first.split("=", 1)[0]
+    # Compared without the dashes, which every option shares.
+    options = {s[2:]: s for a in parser._actions for s in a.option_strings if s[:2] == "--"}
+    close = difflib.get_close_matches(name.lstrip("-"), options, n=1)
+    command = parser.prog.removeprefix("openai-usage").strip()
+    text = f"{name}: not an option{' of ' + command if command else ''}"
+    return text + (f"; did you mean {options[close[0]]}?" if close else "")
+
+
+def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line, parsed; a usage error exits with code 2 after one line on stderr."""
+    parser = build_parser()
+    parser.argv = sys.argv[1:] if argv is None else argv
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        command = parser.commands.get(getattr(args, "command", None) or "", parser)
+        command.error(_unrecognized(extras, command))
+    return args
 
 
 def _csv(text: str) -> list[str]:
@@ -166,6 +307,14 @@ kill and re-run; run it every few minutes from cron or a systemd timer. Two sync
 store take turns: the second waits for the first (--no-wait: exit 7 at once instead).
 """
 
+BUDGET_EXAMPLES = """\
+examples:
+  openai-usage budget                                   live: costs, limits and alerts
+  openai-usage budget --store openai-usage.db           from a store kept by `sync`
+  openai-usage budget --budget 5000 --budget Checkout=800
+  openai-usage budget --store usage.db --format json    for cron and CI (exit 0, 10, 11)
+"""
+
 MAIN_EXAMPLES = """\
 examples:
   openai-usage demo                         the whole thing on the bundled emulator
@@ -173,18 +322,19 @@ examples:
   openai-usage fetch costs --start 30d --format csv -o costs.csv
   openai-usage sync --start 90d             backfill a local SQLite store, then keep it current
   openai-usage directory                    projects, users and API keys: names for the IDs
+  openai-usage budget                       spend this month, forecast, limits: exit 0/10/11
   openai-usage emulator --port 8089         serve the emulator for your own code
 
 Times are UTC; --end is exclusive. Exit codes: 0 ok, 1 unexpected error (a bug),
 2 bad usage, 3 no API key, 4 key refused (401/403), 5 API error, 6 network or
 timeout, 7 cannot write output (or the store is busy, or from a newer version),
-8 optional dependency missing, 9 the emulator cannot listen (port taken),
-130 interrupted.
+8 optional dependency missing, 9 cannot listen (port taken), 10 and 11 budget:
+an alert or a limit reached, 130 interrupted.
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> _Parser:
+    parser = _Parser(
         prog="openai-usage",
         description="Fetch and summarize OpenAI organization usage and costs.",
         epilog=MAIN_EXAMPLES,
@@ -204,7 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument(
         "endpoint", choices=list(ENDPOINTS), metavar="ENDPOINT", help=", ".join(ENDPOINTS)
     )
-    fetch.add_argument("--start", required=True, help=f"start (inclusive): {TIME_HELP}")
+    fetch.add_argument(
+        "--start", required=True, help=f"start (inclusive): {TIME_HELP}; {WHOLE_DAYS_HELP}"
+    )
     fetch.add_argument("--end", help="end (exclusive), same forms; default: now")
     fetch.add_argument("--bucket-width", choices=BUCKET_WIDTHS, help="1m, 1h or 1d (default 1d)")
     fetch.add_argument("--group-by", type=_csv, help="comma-separated, e.g. model,project_id")
@@ -356,6 +508,48 @@ def build_parser() -> argparse.ArgumentParser:
         "--latency-ms", type=float, default=20.0, help="emulator latency (default 20)"
     )
     _global_options(demo, suppress=True)
+
+    budget = commands.add_parser(
+        "budget",
+        help="this month's spend and forecast against the hard limits, alerts and budgets",
+        description="Month-to-date spend, the daily rate and the month-end forecast, for the\n"
+        "organization and each project, against its hard spend limits, email alerts and\n"
+        "your own budgets: when each is reached (UTC months).\n\n"
+        "Exit code: 0 nothing reached this month; 10 an alert crossed or reached by the\n"
+        "forecast, or a budget reached by the forecast; 11 a hard limit crossed or\n"
+        "reached by the forecast (whatever its state), or a budget crossed.",
+        epilog=BUDGET_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    budget.add_argument(
+        "--store",
+        metavar="PATH",
+        help="read costs, limits and alerts from this store (see `sync`): no request, no key; "
+        "without it, fetch them live",
+    )
+    budget.add_argument(
+        "--budget",
+        action="append",
+        metavar="[PROJECT=]USD",
+        help="a budget of your own: USD for the organization, PROJECT=USD for a project (its "
+        "ID or name); repeat for several",
+    )
+    budget.add_argument(
+        "--now", metavar="TIME", help=f"pin the clock (default the machine's): {TIME_HELP}"
+    )
+    budget.add_argument(
+        "--lookback-days",
+        type=int,
+        default=7,
+        metavar="N",
+        help="days before today the daily rate averages (default 7)",
+    )
+    budget.add_argument(
+        "--format", choices=("table", "json"), default="table", help="table (default) or json"
+    )
+    _global_options(budget, suppress=True)
+
+    parser.commands = dict(commands.choices)
     return parser
 
 
@@ -387,7 +581,9 @@ def _summary_options(parser: argparse.ArgumentParser) -> None:
     )
     span = parser.add_mutually_exclusive_group()
     span.add_argument("--days", type=int, help="the last N whole days (default 30)")
-    span.add_argument("--start", help=f"start (inclusive): {TIME_HELP}")
+    span.add_argument(
+        "--start", help=f"start (inclusive): {TIME_HELP}; 7d is 00:00 UTC 7 days before today"
+    )
     parser.add_argument("--end", help="end (exclusive) with --start; default: today 00:00 UTC")
     parser.add_argument(
         "--by",

@@ -7,12 +7,13 @@ import asyncio
 import collections
 import contextlib
 import csv
+import functools
 import io
 import logging
 import os
 import re
+import secrets
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -26,7 +27,10 @@ from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
 from ..emulator import Emulator, run_emulator
 from ..emulator.__main__ import add_arguments, emulator_from_args, serve_forever
 from ..models import KNOWN_RESULT_TYPES, Directory, UsageBucket
-from ._args import parse_duration, parse_time
+from ..store._errors import StoreError
+from ..store._read import StoredAlert, StoredLimit
+from ._args import clock, parse_duration, parse_time
+from ._budget import budget
 from ._export import MissingExtraError, atomic_output, make_writer
 from ._output import fit_table, money, number, plural, sparkline, utc
 from ._progress import ProgressLine, SyncProgress
@@ -75,9 +79,11 @@ def make_client(
 _CLIENT_FLAGS = {"max_concurrency": "--concurrency", "api_key": "--api-key"}
 
 
-def _time(option: str, text: str) -> int:
+def _time(option: str, text: str, *, whole_days: bool = False) -> int:
+    """A time from the command line; ``whole_days`` for daily buckets (``7d`` is then
+    00:00 UTC seven days before today)."""
     try:
-        return parse_time(text)
+        return parse_time(text, whole_days=whole_days)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
 
@@ -111,8 +117,10 @@ async def _progress(client: AsyncUsageClient, args: argparse.Namespace) -> Async
 
 
 async def fetch(args: argparse.Namespace) -> int:
-    start = _time("--start", args.start)
-    end = _time("--end", args.end) if args.end else int(time.time())
+    now = int(clock())
+    daily = (args.bucket_width or "1d") == "1d"
+    start = _time("--start", args.start, whole_days=daily)
+    end = _time("--end", args.end, whole_days=daily) if args.end else now
     _check_span(start, end, None if args.end else "now")
     filters = {name: getattr(args, name) for name in FILTERS if getattr(args, name) is not None}
     if args.format == "parquet" and args.output in (None, "-") and sys.stdout.isatty():
@@ -135,21 +143,28 @@ async def fetch(args: argparse.Namespace) -> int:
         # The file first: a path that cannot be written fails before any request.
         async with pages:
             with atomic_output(args.output) as out:
-                directory = await directory_or_none(client) if args.names else None
+                directory, notes = await directory_or_none(client) if args.names else (None, [])
                 if args.format == "table":
                     async with _progress(client, args):
                         buckets = [b async for page in pages for b in page.data]
                     width_s = WIDTH_SECONDS[args.bucket_width or "1d"]
-                    lines = usage_table(buckets, args.endpoint, width_s, directory)
+                    lines = usage_table(buckets, args.endpoint, width_s, directory, now=now)
                     out.write(("\n".join(lines) + "\n").encode())
-                    return 0
-                result_type = KNOWN_RESULT_TYPES[ENDPOINTS[args.endpoint].result_object]
-                async with _progress(client, args):
-                    writer = make_writer(args.format, out, result_type, directory)
-                    async for page in pages:
-                        writer.write_page(page)
-                    writer.close()
+                else:
+                    result_type = KNOWN_RESULT_TYPES[ENDPOINTS[args.endpoint].result_object]
+                    async with _progress(client, args):
+                        writer = make_writer(args.format, out, result_type, directory)
+                        async for page in pages:
+                            writer.write_page(page)
+                        writer.close()
+    _note(notes)
     return 0
+
+
+def _note(notes: list[str]) -> None:
+    """Notes kept until the data arrived: a command that fails says only why."""
+    for note in notes:
+        print(f"openai-usage: note: {note}", file=sys.stderr)
 
 
 # -- summary -------------------------------------------------------------------------------
@@ -180,10 +195,10 @@ _UNITS = {
 
 
 def _span(args: argparse.Namespace) -> tuple[int, int]:
-    today = int(time.time()) // DAY * DAY
-    if args.start:
-        start = _time("--start", args.start)
-        end = _time("--end", args.end) if args.end else today
+    today = int(clock()) // DAY * DAY
+    if args.start:  # the summary's buckets are daily: 7d is 00:00 UTC, 7 days ago
+        start = _time("--start", args.start, whole_days=True)
+        end = _time("--end", args.end, whole_days=True) if args.end else today
         _check_span(start, end, None if args.end else "today")
         return start, end
     if args.end:
@@ -201,9 +216,16 @@ def _span(args: argparse.Namespace) -> tuple[int, int]:
 
 async def summary(args: argparse.Namespace, client: AsyncUsageClient | None = None) -> int:
     start, end = _span(args)
+    limits: Limits = None
     if getattr(args, "store", None):
-        data, names, missing = await _from_store(args.store, start, end)
+        data, names, missing, limits = await _from_store(args.store, start, end)
         names = None if args.no_names else names
+        if names is None and not args.no_names:
+            print(
+                f"openai-usage: note: {args.store} keeps no names (no sync could read the "
+                "organization directory), so IDs are shown without names",
+                file=sys.stderr,
+            )
         if missing:
             print(
                 f"openai-usage: note: {args.store} has no costs for "
@@ -211,23 +233,25 @@ async def summary(args: argparse.Namespace, client: AsyncUsageClient | None = No
                 f"counted as $0.00; `openai-usage sync --start {utc(min(missing))}` fills them",
                 file=sys.stderr,
             )
-        lines = report(data, start, end, args.by, names, missing=missing)
+        lines = report(data, start, end, args.by, names, missing=missing, limits=limits)
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
         return 0
     owned = client is None
     client = client or make_client(args)
     directory: Directory | None = None
+    notes: list[str] = []
     try:
         async with _progress(client, args):
             if getattr(args, "no_names", False):
                 data = await client.usage.gather(_USAGE_FOR_SUMMARY, start_time=start, end_time=end)
             else:
-                data, directory = await _gather_with_names(client, start, end)
+                data, (directory, notes), limits = await _gather_with_names(client, start, end)
     finally:
         if owned:
             await client.aclose()
-    lines = report(data, start, end, args.by, directory)
+    lines = report(data, start, end, args.by, directory, limits=limits)
+    _note(notes)
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
     return 0
@@ -235,12 +259,15 @@ async def summary(args: argparse.Namespace, client: AsyncUsageClient | None = No
 
 async def _gather_with_names(
     client: AsyncUsageClient, start: int, end: int
-) -> tuple[dict[str, list[UsageBucket[Any]]], Directory | None]:
-    """The summary's data and, at the same time, the directory (None if it is refused)."""
-    result: dict[str, Any] = {}
+) -> tuple[dict[str, list[UsageBucket[Any]]], tuple[Directory | None, list[str]], Limits]:
+    """The summary's data and, at the same time, the directory (None if it cannot be
+    read) with its notes, then the spend limits and alerts."""
+    result: dict[str, tuple[Directory | None, list[str]]] = {}
+    spend: dict[str, Any] = {}
 
     async def names() -> None:
-        result["directory"] = await directory_or_none(client)
+        result["directory"] = found = await directory_or_none(client)
+        spend["limits"] = await read_limits(client, found[0])
 
     try:
         async with anyio.create_task_group() as tg:
@@ -248,79 +275,135 @@ async def _gather_with_names(
             data = await client.usage.gather(_USAGE_FOR_SUMMARY, start_time=start, end_time=end)
     except BaseExceptionGroup as group:
         raise first_error(group) from None  # the APIError itself, for its exit code
-    return data, result.get("directory")
+    return data, result["directory"], spend["limits"]
 
 
-async def directory_or_none(client: AsyncUsageClient) -> Directory | None:
-    """The organization's directory; None, with a one-line note, if the key may not read it
-    (and a one-line note when some project listings were left out)."""
+#: Hard limits and alerts as the store keeps them; None when they cannot be read.
+Limits = tuple[list[StoredLimit], list[StoredAlert]] | None
+
+
+async def read_limits(client: AsyncUsageClient, directory: Directory | None) -> Limits:
+    """The spend limits and alerts as the store keeps them, or None when they cannot be
+    read (a key without the scope, no directory to find the projects by)."""
+    from ..store._names import _read_spend
+    from ._budget import _alert_rows, _limit_rows
+
     try:
-        return await read_directory(client)
-    except (errors.PermissionDeniedError, errors.NotFoundError) as exc:
-        why = (
-            "this key may read usage but not the organization directory (403)"
-            if isinstance(exc, errors.PermissionDeniedError)
-            else "the service has no organization directory at this --base-url (404)"
-        )
-        print(f"openai-usage: note: {why}, so IDs are shown without names", file=sys.stderr)
+        limits, alerts = await _read_spend(client, directory)
+    except errors.APIError:
         return None
+    if limits is None:
+        return None
+    return _limit_rows(limits, directory), _alert_rows(alerts)
+
+
+async def directory_or_none(client: AsyncUsageClient) -> tuple[Directory | None, list[str]]:
+    """The organization's directory, and the notes to print once the command's data has
+    arrived: None and a note when it cannot be read (a key that may read usage but not
+    the directory, a service without one), a note when some project listings were left
+    out. The notes wait for the data so that a key the Usage API refuses (a project key:
+    403 everywhere) gets its one error, not first a note about names."""
+    try:
+        found = await read_directory(client)
+    except errors.APIError as exc:
+        if isinstance(exc, errors.PermissionDeniedError):
+            why = "this key may read usage but not the organization directory (403)"
+        elif isinstance(exc, errors.NotFoundError):
+            why = "the service has no organization directory at this --base-url (404)"
+        elif isinstance(exc, errors.APIStatusError):
+            why = f"the organization directory could not be read (HTTP {exc.status_code})"
+        else:
+            why = f"the organization directory could not be read ({exc.message})"
+        return None, [f"{why}, so IDs are shown without names"]
+    note = skipped_note(found)
+    return found, [note] if note else []
 
 
 async def read_directory(client: AsyncUsageClient) -> Directory:
-    """``client.organization.directory()``, its left-out listings told in one note line on
-    stderr instead of the library's log warning; the archived project's expected 400 is
-    not worth one."""
+    """``client.organization.directory()``, without the library's log warning about
+    left-out listings: :func:`skipped_note` says it in one line instead."""
     logger = logging.getLogger("openai_usage_async.directory")
     logger.addFilter(_no_warnings)
     try:
-        found = await client.organization.directory()
+        return await client.organization.directory()
     finally:
         logger.removeFilter(_no_warnings)
+
+
+def skipped_note(found: Directory) -> str | None:
+    """The listings the directory left out, in one line; the archived project's expected
+    400 is not worth one."""
     unexpected = [s for s in found.skipped if not s.expected]
-    if unexpected:
-        what = {"api_keys": "the API keys", "service_accounts": "the service accounts"}
-        told = [
-            f"{what[s.listing]} of {s.project_id} "
-            f"({'no answer' if s.status_code is None else f'HTTP {s.status_code}'})"
-            for s in unexpected[:3]
-        ]
-        if len(unexpected) > 3:
-            told.append(f"{len(unexpected) - 3} more")
-        print(
-            f"openai-usage: note: the directory could not read {', '.join(told)}; "
-            "what they name is left out",
-            file=sys.stderr,
-        )
-    return found
+    if not unexpected:
+        return None
+    what = {"api_keys": "the API keys", "service_accounts": "the service accounts"}
+    told = [
+        f"{what[s.listing]} of {s.project_id} "
+        f"({'no answer' if s.status_code is None else f'HTTP {s.status_code}'})"
+        for s in unexpected[:3]
+    ]
+    if len(unexpected) > 3:
+        told.append(f"{len(unexpected) - 3} more")
+    return f"the directory could not read {', '.join(told)}; what they name is left out"
 
 
 def _no_warnings(record: logging.LogRecord) -> bool:
     return record.levelno < logging.WARNING
 
 
-def label(kind: str, key: str | None, directory: Directory | None) -> str:
-    """``Checkout (proj_mtsL…)`` when the directory names the ID, else the ID."""
-    if key is None:
-        return f"(no {kind})"
-    name = None
-    if directory is not None:
-        lookup = {"project": directory.project_name, "user": directory.user_email}
-        name = lookup.get(kind, directory.api_key_name)(key)
-    if not name:
-        return key
-    short = key if len(key) <= 12 else key[:10] + "…"
-    return f"{name} ({short})"
+class Labels:
+    """IDs as the report shows them, with what the directory says about them.
+
+    ``Checkout (proj_mtsL…)`` for a named ID; ``Old app (proj_mtsL…, archived)`` for an
+    archived project; an API key the directory does not know is ``key_abc123…
+    (deleted key)`` (the listings name every key there is, so one missing from them was
+    deleted), unless its project's keys could not be listed. Without a directory, IDs.
+    """
+
+    def __init__(self, directory: Directory | None) -> None:
+        self.directory = directory
+        projects = directory.projects if directory is not None else []
+        skipped = directory.skipped if directory is not None else []
+        self._archived = {p.id for p in projects if p.status == "archived"}
+        self._unlisted = {s.project_id for s in skipped if s.listing == "api_keys"}
+        self._said: dict[tuple[str, str, str | None], str] = {}
+
+    def __call__(self, kind: str, key: str | None, project: str | None = None) -> str:
+        if key is None:
+            return f"(no {kind})"
+        if self.directory is None:
+            return key
+        said = self._said.get((kind, key, project))
+        if said is None:
+            said = self._said[kind, key, project] = self._label(kind, key, project)
+        return said
+
+    def _label(self, kind: str, key: str, project: str | None) -> str:
+        assert self.directory is not None
+        short = key if len(key) <= 12 else key[:10] + "…"
+        if kind == "project":
+            name = self.directory.project_name(key)
+            archived = ", archived" if key in self._archived else ""
+            return f"{name} ({short}{archived})" if name else key
+        if kind == "user":
+            email = self.directory.user_email(key)
+            return f"{email} ({short})" if email else key
+        name = self.directory.api_key_name(key)
+        if name:
+            return f"{name} ({short})"
+        if project in self._unlisted or (project is None and self._unlisted):
+            return f"{short} (its project's keys could not be listed)"
+        return f"{short} (deleted key)"
 
 
 async def _from_store(
     path: str, start: int, end: int
-) -> tuple[dict[str, list[UsageBucket[Any]]], Directory | None, set[int]]:
-    """What ``gather`` would have returned for the summary, the names, and the days of
-    the range no sync stored (costs), from a store."""
+) -> tuple[dict[str, list[UsageBucket[Any]]], Directory | None, set[int], Limits]:
+    """What ``gather`` would have returned for the summary, the names, the days of the
+    range no sync stored (costs), and the spend limits and alerts, from a store."""
     from ..store import open_store
 
-    if not await anyio.Path(path).exists():
-        raise UsageError(f"--store: {path} does not exist; create it with `openai-usage sync`")
+    await anyio.to_thread.run_sync(check_store, path)
     data: dict[str, list[UsageBucket[Any]]] = {}
     try:
         store = open_store(path)
@@ -338,6 +421,8 @@ async def _from_store(
                 data[name] = []  # an endpoint never synced: nothing to report for it
         names = await store.directory()
         tables = {c.table: c for c in await store.coverage()}
+        stored = await store._read(lambda r: (r.spend_limits(), r.spend_alerts()))
+    limits: Limits = None if stored[0] is None else (stored[0], stored[1] or [])
     covered = tables["costs_1d"]
     spans = _covered_spans(covered)
     missing = {
@@ -345,7 +430,7 @@ async def _from_store(
         for day in range(start - start % DAY, end, DAY)
         if not any(lo < day + DAY and hi > day for lo, hi in spans)
     }
-    return data, names, missing
+    return data, names, missing, limits
 
 
 def _covered_spans(c: Any) -> list[tuple[int, int]]:
@@ -386,6 +471,7 @@ def report(
     directory: Directory | None = None,
     *,
     missing: set[int] | frozenset[int] = frozenset(),
+    limits: Limits = None,
 ) -> list[str]:
     """The summary's lines, from what ``gather`` returned (names from ``directory``);
     ``missing``: the days (their starts) the data does not cover, marked, never $0.00."""
@@ -402,12 +488,13 @@ def report(
     by_item: dict[str, float] = collections.defaultdict(float)
     by_project: dict[str, float] = collections.defaultdict(float)
     by_key: dict[str, float] = collections.defaultdict(float)
+    labels = Labels(directory)
     for b in costs:
         for c in b.results:
             value = _amount(c)
             by_item[c.line_item or "(no line item)"] += value
-            by_project[label("project", c.project_id, directory)] += value
-            by_key[label("key", c.api_key_id, directory)] += value
+            by_project[labels("project", c.project_id)] += value
+            by_key[labels("key", c.api_key_id, c.project_id)] += value
     days = max(1, round((end - start) / DAY))
     out = [
         f"OpenAI usage {utc(start)} to {utc(end)} (end exclusive; {plural(days, 'day')}, UTC)",
@@ -432,10 +519,55 @@ def report(
     out += ["", *_share_table("Cost by project", by_project, total, currency, 10)]
     out += ["", *_share_table("Cost by API key", by_key, total, currency, 10)]
     out += ["", *_models_table(data)]
-    out += ["", *_users_table(data, directory)]
+    out += ["", *_users_table(data, labels)]
     out += ["", *_other_usage(data)]
-    out += ["", *_movers(costs, data, by, currency, directory)]
+    out += ["", *_movers(costs, data, by, currency, labels)]
+    if limits and (limits[0] or limits[1]):
+        out += ["", *_limits_table(limits[0], limits[1], labels)]
     return out
+
+
+def _limits_table(
+    limits: list[StoredLimit], alerts: list[StoredAlert], labels: Labels
+) -> list[str]:
+    """Each hard limit with its state (what the service says), and the alerts, in dollars."""
+
+    def scope(kind: str, project_id: str | None, key_id: str | None) -> str:
+        if kind == "organization":
+            return "organization"
+        if kind == "api_key":
+            return "key " + labels("key", key_id, project_id)
+        return labels("project", project_id)
+
+    rows = []
+    order = {"organization": 0, "project": 1, "api_key": 2}
+    for x in sorted(limits, key=lambda x: (order.get(x.scope, 3), -x.threshold_usd)):
+        state = {
+            "enforcing": "reached: blocking requests",
+            "inactive": "not reached",
+        }.get(x.enforcement or "", x.enforcement or "")
+        rows.append(
+            [
+                scope(x.scope, x.project_id, x.api_key_id),
+                "hard limit",
+                money(x.threshold_usd),
+                state,
+            ]
+        )
+    for a in sorted(alerts, key=lambda a: (order.get(a.scope, 3), a.threshold_usd)):
+        rows.append(
+            [
+                scope(a.scope, a.project_id, None),
+                "alert",
+                money(a.threshold_usd),
+                plural(len(a.recipients), "recipient") if a.recipients else "",
+            ]
+        )
+    headers = ["", "", "a month", "state (the service's)"]
+    return [
+        "Limits (a hard limit blocks requests once reached; an alert only emails)",
+        *fit_table(headers, rows, right=[False, False, True, False], drop=[3]),
+    ]
 
 
 def _share_table(
@@ -485,7 +617,7 @@ def _models_table(data: dict[str, list[UsageBucket[Any]]]) -> list[str]:
     ]
 
 
-def _users_table(data: dict[str, list[UsageBucket[Any]]], directory: Directory | None) -> list[str]:
+def _users_table(data: dict[str, list[UsageBucket[Any]]], labels: Labels) -> list[str]:
     tokens: collections.Counter[str] = collections.Counter()
     requests: collections.Counter[str] = collections.Counter()
     for bucket in data.get("completions", []):
@@ -493,7 +625,7 @@ def _users_table(data: dict[str, list[UsageBucket[Any]]], directory: Directory |
             user = getattr(r, "user_id", None)
             if user is None:
                 continue
-            key = label("user", user, directory)
+            key = labels("user", user)
             tokens[key] += (r.input_tokens or 0) + (r.output_tokens or 0)
             requests[key] += r.num_model_requests or 0
     if not tokens:
@@ -521,7 +653,7 @@ def _movers(
     data: dict[str, list[UsageBucket[Any]]],
     by: str,
     currency: str,
-    directory: Directory | None = None,
+    labels: Labels,
 ) -> list[str]:
     half = len(costs) // 2
     if half < 1:
@@ -532,7 +664,7 @@ def _movers(
     for i, bucket in enumerate(costs[len(costs) - 2 * half :]):
         side = before if i < half else after
         for c in bucket.results:
-            key = _mover_key(c, by, directory)
+            key = _mover_key(c, by, labels)
             side[key] += _amount(c)
     changes = sorted(
         ((after[k] - before[k], k) for k in before.keys() | after.keys()),
@@ -554,9 +686,9 @@ def _movers(
     return [*lines, *fit_table(headers, rows, right=[False, True, True, True], drop=[1, 2])]
 
 
-def _mover_key(cost: Any, by: str, directory: Directory | None = None) -> str:
+def _mover_key(cost: Any, by: str, labels: Labels) -> str:
     if by == "project":
-        return label("project", cost.project_id, directory)
+        return labels("project", cost.project_id)
     item = str(cost.line_item or "(no line item)")
     if by == "model":  # line items are "<model>, <what>" for model-priced usage
         return item.split(", ", 1)[0] if ", " in item else f"({item})"
@@ -620,6 +752,7 @@ async def directory(args: argparse.Namespace) -> int:
     with atomic_output(args.output) as out:
         async with make_client(args) as client:
             found = await read_directory(client)
+        _note([note] if (note := skipped_note(found)) else [])
         rows = directory_rows(found)
         if args.format == "table":
             kinds = {"project": ("Projects", "status"), "user": ("Users", "role")}
@@ -692,13 +825,56 @@ def _in_flags(message: str) -> str:
     return re.sub(r"\b(" + "|".join(_FLAGS) + r")\b", lambda m: _FLAGS[m.group(1)], message)
 
 
+def check_store(path: str, write: bool = False) -> None:
+    """The store's path, checked before the store is opened (and before any request), its
+    errors said as ``--output``'s are: what cannot be done to which path, and why.
+
+    A sync writes the file and, beside it, its lock and journal files: the directory
+    must be writable too. A store to read must exist (a usage error: sync makes it).
+    """
+    if os.path.isdir(path):
+        raise StoreError(f"--store: {path} is a directory; give the path of a store file")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(path):
+        if not write:
+            where = "" if os.path.isdir(parent) else f" (no directory {parent})"
+            raise UsageError(
+                f"--store: {path} does not exist{where}; create it with `openai-usage sync`"
+            )
+    else:
+        for verb, mode in (("read", "rb"), ("write", "r+b"))[: 1 + write]:
+            try:
+                with open(path, mode):
+                    pass
+            except OSError as exc:
+                raise StoreError(f"--store: cannot {verb} {path}: {_why(exc)}") from None
+    if write:
+        probe = os.path.join(parent, f".{os.path.basename(path)}.{secrets.token_hex(4)}.probe")
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.unlink(probe)
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError) and not os.path.isdir(parent):
+                where = f"no directory {parent}"
+            else:
+                where = (
+                    f"the directory {parent} cannot be written, and the store keeps its "
+                    "lock and journal files there"
+                )
+            raise StoreError(f"--store: cannot write {path}: {_why(exc)} ({where})") from None
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
 def store_path(args: argparse.Namespace) -> str:
     """``--store``, else ``$OPENAI_USAGE_STORE``, else ``openai-usage.db``."""
     return str(args.store or os.environ.get("OPENAI_USAGE_STORE") or "openai-usage.db")
 
 
 async def sync(args: argparse.Namespace) -> int:
-    from ..store import StoreBusyError, StoreError, open_store
+    from ..store import StoreBusyError, open_store
 
     path = store_path(args)
     if args.status:
@@ -719,6 +895,8 @@ async def sync(args: argparse.Namespace) -> int:
         raise UsageError(f"--overlap: {exc}") from None
     start = _time("--start", args.start) if args.start else None
     end = _time("--end", args.end) if args.end else None
+    # The path first: a store that cannot be written fails before any request.
+    await anyio.to_thread.run_sync(functools.partial(check_store, path, write=True))
     async with make_client(args) as client:
         try:
             store = open_store(path)
@@ -779,8 +957,9 @@ def _say_what_was_kept(store: Any, path: str) -> None:
     done = store.progress()
     windows = sum(d for d, _ in done.values())
     planned = sum(p for _, p in done.values())
+    verbs = "was committed and is" if windows == 1 else "were committed and are"
     kept = (
-        f"{plural(windows, 'window')} of {planned:,} were committed and are kept"
+        f"{plural(windows, 'window')} of {planned:,} {verbs} kept"
         if planned
         else "nothing had been written yet"
     )
@@ -795,8 +974,7 @@ async def sync_status(path: str, fmt: str) -> int:
     """``sync --status``: what the store covers, per table, from its bookkeeping only."""
     from ..store import open_store
 
-    if not await anyio.Path(path).exists():
-        raise UsageError(f"--store: {path} does not exist; create it with `openai-usage sync`")
+    await anyio.to_thread.run_sync(check_store, path)
     try:
         store = open_store(path)
     except ImportError as exc:
@@ -826,9 +1004,10 @@ async def sync_status(path: str, fmt: str) -> int:
         return 0
 
     def when(t: int | None, width_s: int) -> str:
-        return "-" if t is None else utc(t, width_s)
+        # A day at midnight, else to the minute, for people (the JSON has the seconds).
+        return "-" if t is None else utc(t - t % 60 if width_s >= 60 else t)
 
-    headers = ["table", "from", "to", "settled until", "open", "gaps", "last sync", "grouped by"]
+    headers = ["table", "from", "to", "settled", "open", "gaps", "last sync", "grouped by"]
     rows_text = []
     for c in tables:
         width_s = WIDTH_SECONDS[c.bucket_width]
@@ -847,8 +1026,10 @@ async def sync_status(path: str, fmt: str) -> int:
             ]
         )
     right = [False, False, False, False, True, True, False, False]
-    lines = fit_table(headers, rows_text, right=right, drop=[7])
-    sys.stdout.write("\n".join([f"store: {path}", *lines]) + "\n")
+    lines = fit_table(headers, rows_text, right=right, drop=[7, 6], fixed=[0])
+    last = max((c.last_sync for c in tables if c.last_sync is not None), default=None)
+    head = f"store: {path}" + (f", last sync {when(last, 60)} UTC" if last else "")
+    sys.stdout.write("\n".join([head, *lines]) + "\n")
     return 0
 
 
@@ -867,4 +1048,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "directory": directory,
     "emulator": emulator,
     "demo": demo,
+    "budget": budget,
 }

@@ -7,11 +7,16 @@ table is too wide, first the long IDs are shortened (``proj_mtsL4F…``) and, wi
 low-priority columns go: fields of result types this version does not know, quantity
 units, the optional breakdowns (cached tokens, audio tokens, ...) and the quantity; last,
 long text cells are cut. A cost's currency is folded into its amount (``$1,389.56``).
+
+A first or last bucket shorter than its width (a range that starts or ends between
+boundaries, as a fetch that runs to now does) gets a note line under the footer:
+``the last day, 2026-12-07, is partial: up to 14:05 UTC``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -152,13 +157,16 @@ def usage_table(
     directory: Directory | None = None,
     *,
     width: int | None = None,
+    now: int | None = None,
 ) -> list[str]:
-    """The lines of the ``fetch`` table and its footer."""
+    """The lines of the ``fetch`` table, its footer, and a note for each partial bucket at
+    its edges (``now``: the time a bucket still in progress is complete up to)."""
     rows = list(to_rows(buckets, directory=directory))
     empty = sum(1 for b in buckets if not b.results)
     footer = f"{plural(len(buckets), 'bucket')} ({empty:,} empty), {plural(len(rows), 'result')}"
+    footer_lines = [footer, *partial_notes(buckets, width_s, now)]
     if not rows:
-        return [footer]
+        return footer_lines
     width = terminal_width() if width is None else width
     names = directory is not None
     starts = [utc(row["start_time"], width_s) for row in rows]
@@ -181,4 +189,47 @@ def usage_table(
     unknown = any(not c.known for c in columns)
     hint = "use --format jsonl for all" if unknown else "use --format csv for all"
     lines = fit_table(headers, table, width=width, right=right, drop=drop, fixed=[0], hint=hint)
-    return [*lines, "", footer]
+    return [*lines, "", *footer_lines]
+
+
+_UNIT = {86_400: "day", 3_600: "hour", 60: "minute"}
+
+
+def partial_notes(
+    buckets: Sequence[UsageBucket[Any]], width_s: int, now: int | None = None
+) -> list[str]:
+    """``the last day, 2026-12-07, is partial: up to 14:05 UTC``, and the same for a first
+    bucket that starts after its boundary. A bucket is partial when it ends before its
+    boundary, or (answered whole) is still in progress at ``now``."""
+    if not buckets:
+        return []
+    unit = _UNIT.get(width_s, "bucket")
+    first, last = buckets[0], buckets[-1]
+    first_boundary = first.start_time - first.start_time % width_s
+    last_boundary = last.start_time - last.start_time % width_s
+    until = last.end_time if now is None else min(last.end_time, now)
+    late = first.start_time != first_boundary
+    early = last.start_time < until < last_boundary + width_s
+    if late and early and len(buckets) == 1:
+        return [
+            f"the only {unit}, {utc(first_boundary, width_s)}, is partial: from "
+            f"{_clock(first.start_time, width_s)} to {_clock(until, width_s)} UTC"
+        ]
+    notes = []
+    if late:
+        notes.append(
+            f"the first {unit}, {utc(first_boundary, width_s)}, is partial: from "
+            f"{_clock(first.start_time, width_s)} UTC"
+        )
+    if early:
+        notes.append(
+            f"the last {unit}, {utc(last_boundary, width_s)}, is partial: up to "
+            f"{_clock(until, width_s)} UTC"
+        )
+    return notes
+
+
+def _clock(seconds: int, width_s: int) -> str:
+    """The time of day, to the minute (to the second for minute buckets)."""
+    moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    return moment.strftime("%H:%M:%S" if width_s <= 60 else "%H:%M")

@@ -137,9 +137,10 @@ class SQLiteReader:
         try:
             self._db = self._connect(uri + "?mode=ro")
         except sqlite3.OperationalError as exc:
-            if "unable to open" not in str(exc):
+            if "unable to open" not in str(exc) and "readonly" not in str(exc):
                 raise store_error(path, exc, reading=True) from None
-            # A WAL store in a directory where its -shm file cannot be made (read-only):
+            # A WAL store in a directory where its -shm file cannot be made (read-only:
+            # "unable to open" as root, "attempt to write a readonly database" for others):
             # read the file as it is, which SQLite allows only as immutable.
             try:
                 self._db = self._connect(uri + "?mode=ro&immutable=1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 
 from tests.helpers import TEST_KEY
 
@@ -16,12 +17,17 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(
-    *args: str, key: str | None = TEST_KEY, timeout: float = 60, **env: str
+    *args: str,
+    key: str | None = TEST_KEY,
+    timeout: float = 60,
+    prefix: Sequence[str] = (),
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m openai_usage_async ARGS`` with pipes (so: not a terminal)."""
+    """``python -m openai_usage_async ARGS`` with pipes (so: not a terminal); ``prefix``
+    runs it under another command (``setpriv ...``)."""
     extra = {"OPENAI_ADMIN_KEY": key} if key else {}
     return subprocess.run(
-        [sys.executable, "-m", "openai_usage_async", *args],
+        [*prefix, sys.executable, "-m", "openai_usage_async", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -257,7 +257,7 @@ def test_filters_reach_the_service(emu: Emulator) -> None:
     ("args", "code", "message"),
     [
         (["fetch", "costs", "--start", "last tuesday"], 2, "--start: 'last tuesday' is not a date"),
-        (["fetch", "teleports", "--start", "3d"], 2, "invalid choice: 'teleports'"),
+        (["fetch", "teleports", "--start", "3d"], 2, "'teleports' is not an endpoint: "),
         (
             ["fetch", "costs", "--start", "3d", "--group-by", "model"],
             2,
@@ -272,7 +272,8 @@ def test_filters_reach_the_service(emu: Emulator) -> None:
         (
             ["fetch", "costs", "--start", "2026-11-10", "--end", "2026-11-01"],
             2,
-            "openai-usage: error: --end: 2026-11-01 is not after --start 2026-11-10\n",
+            "openai-usage: error: --end: 2026-11-01 is not after --start 2026-11-10 (see "
+            "openai-usage fetch --help)\n",
         ),
         (
             ["fetch", "costs", "--start", "9000-01-01"],
@@ -284,17 +285,19 @@ def test_filters_reach_the_service(emu: Emulator) -> None:
         (["summary", "--days", "0"], 2, "--days: 0"),
         (["summary", "--days", "100000"], 2, "--days: 100,000 days reach back before 1970"),
         (["summary", "--start", "9000-01-01"], 2, "--start: 9000-01-01 is not before today ("),
-        (["--concurrency", "0", "summary"], 2, "argument --concurrency: 0 is below 1"),
-        (["summary", "--concurrency", "0"], 2, "argument --concurrency: 0 is below 1"),
-        (["--timeout", "0", "summary"], 2, "argument --timeout: '0' is not a positive number"),
-        (["--timeout", "nan", "summary"], 2, "argument --timeout: 'nan' is not a positive"),
-        (["--max-retries", "-1", "summary"], 2, "argument --max-retries: -1 is below 0"),
+        (["--concurrency", "0", "summary"], 2, "error: --concurrency: 0 is below 1"),
+        (["summary", "--concurrency", "0"], 2, "error: --concurrency: 0 is below 1"),
+        (["--timeout", "0", "summary"], 2, "error: --timeout: '0' is not a positive number"),
+        (["--timeout", "nan", "summary"], 2, "error: --timeout: 'nan' is not a positive"),
+        (["--max-retries", "-1", "summary"], 2, "error: --max-retries: -1 is below 0"),
     ],
 )
 def test_usage_errors(emu: Emulator, args: list[str], code: int, message: str) -> None:
     done = run_cli(*base(emu), *args)
     assert done.returncode == code
     assert message in done.stderr
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("openai-usage: error: ")
+    assert done.stderr.endswith(" --help)\n")
     assert "Traceback" not in done.stderr and done.stdout == ""
     assert "--end-time" not in done.stderr and "--max-concurrency" not in done.stderr
     assert "ClientTimeout" not in done.stderr and "unexpected" not in done.stderr

@@ -60,3 +60,20 @@ def test_out_of_range_is_a_clear_value_error(text: str, message: str) -> None:
 def test_the_edges_of_the_range() -> None:
     assert parse_time("0", now=now) == 0
     assert parse_time("9999-12-31T23:59:59Z", now=now) == 253_402_300_799
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7d", 1_763_856_000 - 7 * 86_400),  # 00:00 UTC, 7 days before 2025-11-23
+        ("1d", 1_763_856_000 - 86_400),
+        ("0d", 1_763_856_000),
+        ("2w", 1_763_856_000 - 14 * 86_400),
+        ("24h", 1_763_904_000 - 86_400),  # hours stay a time ago
+        ("90m", 1_763_904_000 - 5_400),
+        ("now", 1_763_904_000),
+        ("2025-11-20T06:00:00Z", 1_763_618_400),
+    ],
+)
+def test_days_ago_are_midnights_for_daily_buckets(text: str, expected: int) -> None:
+    assert parse_time(text, now=now, whole_days=True) == expected

@@ -69,7 +69,10 @@ def test_now_takes_dates_like_every_other_command() -> None:
 def test_now_refuses_what_is_not_a_date() -> None:
     done = run_cli("emulator", "--now", "yesterday", key=None)
     assert done.returncode == 2
-    assert "argument --now: 'yesterday' is not a date; use YYYY-MM-DD" in done.stderr
+    assert done.stderr.startswith(
+        "openai-usage: error: --now: 'yesterday' is not a date; use YYYY-MM-DD"
+    )
+    assert done.stderr.endswith(" (see openai-usage emulator --help)\n")
 
 
 def test_a_taken_port_is_one_line_and_exit_code_9() -> None:

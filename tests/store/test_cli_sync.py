@@ -137,8 +137,8 @@ def test_a_grouping_clash_is_a_usage_error_and_changes_nothing(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"not a database at all\n" * 50, "not an SQLite database"),
-        (None, "cannot write the store there"),
+        (b"not a database at all\n" * 50, "{store}: not an SQLite database"),
+        (None, "--store: cannot write {store}: No such file or directory"),
     ],
 )
 def test_store_errors_exit_7(
@@ -149,7 +149,7 @@ def test_store_errors_exit_7(
         store.write_bytes(content)
     done = run_cli(*sync_args(emu, store, "--start", "10d"))
     assert done.returncode == 7
-    assert done.stderr.startswith(f"openai-usage: error: {store}: {message}")
+    assert done.stderr.startswith(f"openai-usage: error: {message.format(store=store)}")
     if content is not None:
         assert store.read_bytes() == content
 
@@ -306,7 +306,7 @@ def test_sync_status_says_what_the_store_covers(emu: Emulator, tmp_path: pathlib
     assert table.returncode == as_json.returncode == 0, table.stderr
     assert emu.statistics().requests_total == 0  # no request, no key
     lines = table.stdout.splitlines()
-    assert lines[0] == f"store: {store}"
+    assert lines[0].startswith(f"store: {store}, last sync ")
     assert lines[1].split()[:5] == ["table", "from", "to", "settled", "open"]
     row = next(line for line in lines if line.startswith("costs_1d"))
     assert utc(TODAY - 20 * DAY) in row and "1 (10 days)" in row

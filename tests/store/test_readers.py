@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
+import shutil
 import sqlite3
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -175,3 +178,49 @@ async def test_a_store_path_that_is_a_directory_or_missing(tmp_path: pathlib.Pat
         with pytest.raises(StoreError, match="no store there"):
             await s.coverage()
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_store_in_a_directory_its_user_may_not_write(
+    emu: Emulator,
+) -> None:
+    """Not root: SQLite says "attempt to write a readonly database" there, not "unable to
+    open" (what root gets under chattr +i)."""
+    # Outside pytest's temporary tree, which only root may enter.
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="openai-usage-ro-", dir="/tmp"))
+    store = folder / "usage.db"
+    make_store(emu, store)
+    want = summary(store).stdout
+    last = sqlite3.connect(store)
+    last.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    last.close()  # the last connection closed cleanly: no -wal, no -shm left
+    assert sorted(p.name for p in folder.iterdir()) == ["usage.db", "usage.db.lock"]
+    before = store.read_bytes()
+    store.chmod(0o644)
+    folder.chmod(0o555)
+    try:
+        done = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-m",
+                "openai_usage_async",
+                "summary",
+                "--store",
+                str(store),
+                *SPAN,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",
+        )
+        after = store.read_bytes()
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == want
+    assert after == before
