@@ -323,6 +323,7 @@ examples:
   openai-usage sync --start 90d             backfill a local SQLite store, then keep it current
   openai-usage directory                    projects, users and API keys: names for the IDs
   openai-usage budget                       spend this month, forecast, limits: exit 0/10/11
+  openai-usage serve                        keep a store current; Prometheus and a dashboard
   openai-usage emulator --port 8089         serve the emulator for your own code
 
 Times are UTC; --end is exclusive. Exit codes: 0 ok, 1 unexpected error (a bug),
@@ -549,6 +550,17 @@ def build_parser() -> _Parser:
     )
     _global_options(budget, suppress=True)
 
+    from . import _serve
+
+    serve = commands.add_parser(
+        "serve",
+        help="keep a store current and serve it: Prometheus metrics, a dashboard, JSON",
+        description=_serve.SERVE_DESCRIPTION,
+        epilog=_serve.SERVE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _serve.add_arguments(serve)
+    _global_options(serve, suppress=True)
     parser.commands = dict(commands.choices)
     return parser
 

@@ -34,6 +34,7 @@ from ._budget import budget
 from ._export import MissingExtraError, atomic_output, make_writer
 from ._output import fit_table, money, number, plural, sparkline, utc
 from ._progress import ProgressLine, SyncProgress
+from ._serve import serve
 from ._table import usage_table
 
 __all__ = ["demo", "directory", "emulator", "fetch", "summary", "sync"]
@@ -1048,5 +1049,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "directory": directory,
     "emulator": emulator,
     "demo": demo,
+    "serve": serve,
     "budget": budget,
 }

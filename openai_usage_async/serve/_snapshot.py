@@ -174,6 +174,8 @@ class Status:
     last_success_at: int | None  # when the last successful sync ended
     last_duration_s: float | None  # the last sync's wall time, well or not
     last_error: str | None  # the last sync's error, if it failed (never holds the key)
+    #: Who holds the store while this process waits to sync it ("process 1234"), else None.
+    waiting_for: str | None = None
 
     @property
     def up(self) -> bool:
