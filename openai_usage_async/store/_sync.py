@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -348,25 +349,39 @@ def _check_tables(
 
 
 class _Writer:
-    """The sync's database connection, used from one thread at a time."""
+    """The sync's database connection, used from one thread at a time.
+
+    Every call holds ``_busy`` on its worker thread, and so does :meth:`close`: however
+    the sync is cancelled (a native ``Task.cancel()`` can end the await of a worker
+    thread that still runs), the connection is never closed under a call still using it.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.db: SQLBackend | None = None
         self.limiter = anyio.CapacityLimiter(1)
+        self._busy = threading.RLock()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+        def call() -> T:
+            with self._busy:
+                return fn(*args)
+
+        return await anyio.to_thread.run_sync(call, limiter=self.limiter)
 
     def open(self) -> dict[str, TableInfo]:
         self.db = self.store.backend(self.store.path)
         try:
             return self.db.open_schema()
         except BaseException:
-            self.close()
+            self._close()
             raise
 
     def close(self) -> None:
+        with self._busy:
+            self._close()
+
+    def _close(self) -> None:
         db, self.db = self.db, None
         if db is not None:
             db.close()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import pathlib
 import re
+import time
+from typing import Any
 from unittest import mock
 
 import anyio
@@ -388,3 +391,44 @@ async def test_days_the_store_never_synced_are_left_out_of_the_rate(
         await empty.sync(client, start_time=TODAY - DAY, endpoints=["embeddings"])
         with pytest.raises(LookupError, match=r"costs_1d: not in .*; sync costs first"):
             await empty.forecast(now=NOW)
+
+
+async def test_a_native_cancel_never_closes_the_writer_under_a_call(
+    emulator: Emulator, client: AsyncUsageClient, tmp_path: pathlib.Path
+) -> None:
+    """``Task.cancel()`` (Ctrl-C in the CLI, an app's shutdown) can end the await of a
+    worker thread that still writes: the connection must not be closed under it."""
+    events: list[str] = []
+    write, close = SQLiteBackend.write, SQLiteBackend.close
+
+    def slow_write(self: SQLiteBackend, batch: Any) -> Any:
+        events.append("write start")
+        time.sleep(0.3)
+        try:
+            return write(self, batch)
+        finally:
+            events.append("write end")
+
+    def logged_close(self: SQLiteBackend) -> None:
+        events.append("close")
+        close(self)
+
+    with (
+        mock.patch.object(SQLiteBackend, "write", slow_write),
+        mock.patch.object(SQLiteBackend, "close", logged_close),
+    ):
+        async with open_store(tmp_path / "usage.db") as store:
+            task = asyncio.get_running_loop().create_task(
+                store.sync(client, endpoints=["costs"], start_time=T0 - 200 * DAY)
+            )
+            while "write start" not in events:  # noqa: ASYNC110 (set on a worker thread)
+                await asyncio.sleep(0.005)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        for _ in range(100):  # a thread that outlived the task ends on its own
+            if "write end" in events:
+                break
+            await asyncio.sleep(0.01)
+    assert events.count("close") == 1
+    assert events.index("close") > events.index("write end"), events
