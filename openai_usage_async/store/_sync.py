@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -218,6 +219,8 @@ def _seconds(name: str, value: object) -> int:
         seconds = float(value)
     else:
         raise ValueError(f"{name}: expected a timedelta or seconds, got {value!r}")
+    if math.isnan(seconds) or math.isinf(seconds):
+        raise ValueError(f"{name}: {value!r} is not a number of seconds")
     if seconds < 0:
         raise ValueError(f"{name}: {value!r} is negative")
     return int(seconds)

@@ -137,6 +137,8 @@ async def test_a_table_keeps_its_grouping(
         ({"group_by": ["size"], "endpoints": ["costs"]}, r"^group_by: 'size'"),
         ({"overlap": "2d"}, r"^overlap: expected a timedelta"),
         ({"overlap": dt.timedelta(days=-1)}, r"^overlap: .* is negative"),
+        ({"overlap": float("inf")}, r"^overlap: inf is not a number of seconds"),
+        ({"overlap": float("nan")}, r"^overlap: nan is not a number of seconds"),
         ({"end_time": T0 - DAY}, r"^end_time: .* is not after start_time"),
     ],
 )
@@ -432,3 +434,15 @@ async def test_a_native_cancel_never_closes_the_writer_under_a_call(
             await asyncio.sleep(0.01)
     assert events.count("close") == 1
     assert events.index("close") > events.index("write end"), events
+
+
+async def test_buckets_take_one_group_by_value_as_a_string(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    await store.sync(client, start_time=T0, endpoints=["costs"])
+    one = await store.buckets("costs", start_time=T0, end_time=NOW, group_by="project_id")
+    listed = await store.buckets("costs", start_time=T0, end_time=NOW, group_by=["project_id"])
+    assert one == listed and any(b.results for b in one)
+    assert all(r.project_id is not None and r.line_item is None for b in one for r in b.results)
+    with pytest.raises(ValueError, match=r"^group_by: 'size' is not a group_by value of costs"):
+        await store.buckets("costs", start_time=T0, end_time=NOW, group_by="size")
