@@ -20,11 +20,17 @@
 8. The organization directory (200 projects, 3,000 API keys) at 50 ms:
    ``client.organization.directory()`` against the SDK's auto-paging loops, project by
    project.
-9. Outside an event loop, on the grouped year at 50 ms: ``UsageClient.list()`` against
+9. The forecast: ``store.forecast()`` on a year of costs against the bare SQL it needs;
+   ``budget --store`` as a process beside ``openai-usage --version``.
+10. ``serve``: ``/metrics``, ``/`` and ``/api/summary`` on a year's store against a 30-day
+   store and against static bytes of the same size; the requests of a sync with nothing
+   new; ``serve``'s RSS over a soak with 5% faults (a chart, docs/benchmarks-serve.png).
+11. Outside an event loop, on the grouped year at 50 ms: ``UsageClient.list()`` against
    ``AsyncUsageClient.list()``; ``to_arrow`` against ``pandas.DataFrame(to_rows(...))``;
    the dlt source into DuckDB against ``store.sync()`` into SQLite, dlt's steps timed.
 
-``--write`` also writes docs/benchmarks.md and docs/benchmarks.png.
+``--write`` also writes docs/benchmarks.md, docs/benchmarks.png and
+docs/benchmarks-serve.png.
 """
 
 from __future__ import annotations
@@ -39,12 +45,14 @@ import time
 from dataclasses import dataclass
 
 from . import bench_backfill as backfill
+from . import bench_budget as budget
 from . import bench_decode as decode
 from . import bench_directory as directory
 from . import bench_first_bucket as first_bucket
 from . import bench_memory as memory
 from . import bench_outside as outside
 from . import bench_overhead as overhead
+from . import bench_serve as serve
 from . import bench_store as store
 from . import bench_storm as storm
 from . import bench_sync as sync
@@ -535,6 +543,115 @@ def measure_store(days: int, repeat: int) -> tuple[list[str], store.Result]:
     return lines, r
 
 
+def measure_budget(days: int, repeat: int) -> tuple[list[str], budget.Result]:
+    with emulator_process(latency_ms=0) as base_url:
+        r = budget.measure(base_url, days, repeat)
+    print("  measured: forecast and budget", file=sys.stderr)
+    body = [
+        ["`store.forecast()`", f"{r.forecast_s * 1000:.2f} ms", ""],
+        [
+            "the bare SQL it needs (a fresh read-only connection, one query)",
+            f"{r.sql_s * 1000:.2f} ms",
+            f"{r.forecast_s / r.sql_s:.2f}x",
+        ],
+        ["`openai-usage budget --store` (a whole process)", f"{r.budget_s:.2f} s", ""],
+        ["`openai-usage --version` (start-up alone)", f"{r.version_s:.2f} s", ""],
+    ]
+    lines = [
+        f"### The forecast, on {year(r.days)} of costs ({r.rows:,} rows, grouped `auto`)",
+        "",
+        "`store.forecast()` reads this month and the 7 days before it through the store's "
+        "read side (a read-only connection, its bookkeeping, one aggregate query, the "
+        "covered days) and computes the organization's, each project's and each key's "
+        "forecast; the baseline runs only that aggregate query. Medians of "
+        f"{r.runs} runs, interleaved; the processes, of 3.",
+        "",
+        *table(["what", "time", "ratio"], body),
+        "",
+    ]
+    return lines, r
+
+
+def measure_serve(
+    long_days: int, repeat: int, requests: int, soak_cycles: int
+) -> tuple[list[str], serve.Result]:
+    with emulator_process(latency_ms=0) as base_url:
+        r = serve.measure(base_url, long_days, 30, requests, soak_cycles)
+    print("  measured: serve", file=sys.stderr)
+    body = [
+        [
+            f"`{p}`",
+            f"{r.sizes[p]:,}",
+            f"{r.p50_long[p] * 1000:.3f}",
+            f"{r.p50_short[p] * 1000:.3f}",
+            f"{r.p50_static[p] * 1000:.3f}",
+            f"{r.p50_long[p] / r.p50_short[p]:.2f}x",
+            f"{r.p50_long[p] / r.p50_static[p]:.2f}x",
+        ]
+        for p in serve.PATHS
+    ]
+    quiet = ", ".join(f"{e} {n}" for e, n in sorted(r.quiet_requests.items()))
+    lines = [
+        f"### `serve`: {year(r.long_days)} against {r.short_days} days",
+        "",
+        "`create_app` on a store of every endpoint (daily, grouped `auto`) over "
+        f"{year(r.long_days)} and over {r.short_days} days, and a static aiohttp handler "
+        "answering bytes of the same size, all three up at once in this process; each "
+        f"path's {r.requests} requests interleaved over keep-alive connections; median "
+        "latency in ms.",
+        "",
+        *table(
+            [
+                "path",
+                "bytes",
+                f"{year(r.long_days)}",
+                f"{r.short_days} days",
+                "static",
+                "long / short",
+                "long / static",
+            ],
+            body,
+        ),
+        "",
+        f"A sync cycle with nothing new sent, per endpoint: {quiet}.",
+        "",
+    ]
+    if r.rss_kib:
+        kib = [k for _, k in r.rss_kib]
+        warm = [k for c, k in r.rss_kib if c >= 30]
+        lines += [
+            f"`openai-usage serve --every 0.2s` against the emulator with 5% random faults "
+            f"(500s, dropped connections), {r.soak_cycles} sync cycles in "
+            f"{r.soak_seconds:.0f} s: RSS from {kib[0] / 1024:.1f} to {kib[-1] / 1024:.1f} "
+            f"MiB, {min(warm) / 1024:.1f} to {max(warm) / 1024:.1f} MiB after 30 cycles; "
+            f"exit code {r.soak_exit} on SIGTERM; tables differing from the service at the "
+            f"end: {', '.join(r.soak_mismatched) or 'none'}.",
+            "",
+            "![serve's RSS over the soak](benchmarks-serve.png)",
+            "",
+        ]
+    return lines, r
+
+
+def serve_chart(r: serve.Result, path: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.plot([c for c, _ in r.rss_kib], [k / 1024 for _, k in r.rss_kib], "-", lw=1)
+    ax.set_xlabel("sync cycle")
+    ax.set_ylabel("RSS, MiB")
+    ax.set_title("openai-usage serve, --every 0.2s, 5% faults", fontsize=9)
+    low = min(k for _, k in r.rss_kib) / 1024
+    ax.set_ylim(low - 5, low + 15)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def measure_sync(days: int, repeat: int, memory_spans: list[int]) -> tuple[list[str], Sync]:
     with emulator_process(latency_ms=SYNC_LATENCY_MS) as base_url:
         f = sync.measure(base_url, days, repeat)
@@ -655,6 +772,8 @@ def targets(
     listing: Listing | None = None,
     beyond: outside.Result | None = None,
     held: store.Result | None = None,
+    forecasted: budget.Result | None = None,
+    served: serve.Result | None = None,
 ) -> list[str]:
     rows = []
     for latency_ms in sorted({r.latency_ms for r in results}):
@@ -842,6 +961,60 @@ def targets(
                 "yes" if h.coverage_s / h.summary_idle_s <= 0.1 else "**no**",
             ]
         )
+    if forecasted is not None:
+        f = forecasted
+        rows.append(
+            [
+                f"`store.forecast()` on {year(f.days)} of costs",
+                "<= 1.5x the bare SQL it needs",
+                f"{f.forecast_s * 1000:.2f} vs {f.sql_s * 1000:.2f} ms "
+                f"({f.forecast_s / f.sql_s:.2f}x)",
+                "yes" if f.forecast_s / f.sql_s <= 1.5 else "**no**",
+            ]
+        )
+        rows.append(
+            [
+                "`budget --store` as a process, beside `openai-usage --version`",
+                "reported",
+                f"{f.budget_s:.2f} vs {f.version_s:.2f} s",
+                "yes",
+            ]
+        )
+    if served is not None:
+        for p in serve.PATHS:
+            a, b, c = served.p50_long[p], served.p50_short[p], served.p50_static[p]
+            rows.append(
+                [
+                    f"serve `{p}`, {year(served.long_days)} vs {served.short_days} days; "
+                    "vs static bytes",
+                    "p50 <= 1.2x; <= 2x",
+                    f"{a / b:.2f}x; {a / c:.2f}x",
+                    "yes" if a / b <= 1.2 and a / c <= 2 else "**no**",
+                ]
+            )
+        worst = max(served.quiet_requests.values(), default=0)
+        rows.append(
+            [
+                "serve: a sync cycle with nothing new",
+                "<= 2 requests per table",
+                f"at most {worst} per endpoint",
+                "yes" if worst <= 2 else "**no**",
+            ]
+        )
+        if served.rss_kib:
+            warm = [k for c, k in served.rss_kib if c >= 30]
+            spread = (max(warm) - min(warm)) / 1024
+            rows.append(
+                [
+                    f"serve's RSS over a {served.soak_cycles}-cycle soak, 5% faults",
+                    "flat after warm-up (within 5 MiB); store equals the service",
+                    f"{spread:.2f} MiB after 30 cycles; mismatched tables: "
+                    f"{len(served.soak_mismatched)}; exit {served.soak_exit}",
+                    "yes"
+                    if spread <= 5 and not served.soak_mismatched and served.soak_exit == 0
+                    else "**no**",
+                ]
+            )
     if listing is not None:
         same = listing.ours.counts == listing.sdk.counts
         o, s = listing.ours, listing.sdk
@@ -922,6 +1095,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("store under several hands ...", file=sys.stderr)
     store_lines, held = measure_store(90 if args.quick else 365, repeat)
+    print("forecast and budget ...", file=sys.stderr)
+    budget_lines, forecasted = measure_budget(90 if args.quick else 365, repeat)
+    print("serve ...", file=sys.stderr)
+    serve_lines, served = measure_serve(
+        90 if args.quick else 365, repeat, 100 if args.quick else 300, 60 if args.quick else 300
+    )
     print("directory ...", file=sys.stderr)
     directory_lines, listing = measure_directory(DIRECTORY_SIZE, DIRECTORY_LATENCY_MS, repeat)
     print("outside an event loop ...", file=sys.stderr)
@@ -937,7 +1116,19 @@ def main(argv: list[str] | None = None) -> int:
         "one run. The floor is `ceil(pages / concurrency) x latency`, one round trip per "
         "window of the endpoint's maximum page size: no client can beat it.",
         "",
-        *targets(results, decode_ratios, peaks, first, storms, synced, listing, beyond, held),
+        *targets(
+            results,
+            decode_ratios,
+            peaks,
+            first,
+            storms,
+            synced,
+            listing,
+            beyond,
+            held,
+            forecasted,
+            served,
+        ),
         "![Backfill wall time against max_concurrency](benchmarks.png)",
         "",
         "What limits the figures (profiled with cProfile and a per-request timeline):",
@@ -983,6 +1174,8 @@ def main(argv: list[str] | None = None) -> int:
         *storm_lines,
         *sync_lines,
         *store_lines,
+        *budget_lines,
+        *serve_lines,
         *directory_lines,
         *outside_lines,
     ]
@@ -991,6 +1184,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         (DOCS / "benchmarks.md").write_text(text)
         chart(results, DOCS / "benchmarks.png")
+        serve_chart(served, DOCS / "benchmarks-serve.png")
     return 0
 
 

@@ -197,7 +197,11 @@ def _check_daily(name: str, daily: object) -> dict[dt.date, float]:
     if not isinstance(daily, Mapping):
         raise ValueError(f"{name}: expected a mapping of datetime.date to USD, got {daily!r}")
     out: dict[dt.date, float] = {}
+    date = dt.date
     for day, cost in daily.items():
+        if type(day) is date and type(cost) is float and math.isfinite(cost):
+            out[day] = cost  # the usual case, checked at once
+            continue
         # A datetime is a date too, but never equal to one: it would silently match nothing.
         if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
             raise ValueError(f"{name}: keys must be datetime.date (UTC days), got {day!r}")
@@ -209,28 +213,52 @@ def _check_daily(name: str, daily: object) -> dict[dt.date, float]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Calendar:
+    """What every scope of one forecast shares: the month's days so far, the lookback's
+    covered days."""
+
+    moment: dt.datetime
+    today: dt.date
+    lookback_days: int
+    month_days: tuple[dt.date, ...]  # the 1st to today
+    rate_days: tuple[dt.date, ...]  # the covered days of the lookback
+    days_in_month: int
+
+    @classmethod
+    def of(
+        cls, moment: dt.datetime, today: dt.date, lookback_days: int, covered: frozenset[dt.date]
+    ) -> _Calendar:
+        month_start = today.replace(day=1)
+        # At most back to 0001-01-01: a huge lookback_days means "every day the data covers".
+        back = min(lookback_days, today.toordinal() - 1)
+        window = [today - dt.timedelta(days=i) for i in range(back, 0, -1)]
+        return cls(
+            moment,
+            today,
+            lookback_days,
+            tuple(month_start + dt.timedelta(days=i) for i in range(today.day)),
+            tuple(d for d in window if d in covered),
+            calendar.monthrange(today.year, today.month)[1],
+        )
+
+
 def _one_scope(
     daily: dict[dt.date, float],
-    covered: frozenset[dt.date],
-    moment: dt.datetime,
-    today: dt.date,
-    lookback_days: int,
+    cal: _Calendar,
     projects: dict[str, MonthForecast],
     api_keys: dict[str, MonthForecast],
 ) -> MonthForecast:
-    month_start = today.replace(day=1)
-    days_in_month = calendar.monthrange(today.year, today.month)[1]
-    days = {
-        month_start + dt.timedelta(days=i): daily.get(month_start + dt.timedelta(days=i), 0.0)
-        for i in range(today.day)
-    }
+    today = cal.today
+    month_start = cal.month_days[0]
+    days_in_month = cal.days_in_month
+    get = daily.get
+    days = {d: get(d, 0.0) for d in cal.month_days}
     costs = list(days.values())
-    # At most back to 0001-01-01: a huge lookback_days means "every day the data covers".
-    back = min(lookback_days, today.toordinal() - 1)
-    window = [today - dt.timedelta(days=i) for i in range(back, 0, -1)]
-    rate_days = tuple(d for d in window if d in covered)
-    rate = math.fsum(daily.get(d, 0.0) for d in rate_days) / len(rate_days) if rate_days else 0.0
+    rate_days = cal.rate_days
+    rate = math.fsum(get(d, 0.0) for d in rate_days) / len(rate_days) if rate_days else 0.0
     later = days_in_month - today.day
+    moment, lookback_days = cal.moment, cal.lookback_days
     return MonthForecast(
         month=f"{today.year:04d}-{today.month:02d}",
         month_start=month_start,
@@ -293,6 +321,8 @@ def forecast_daily(
         if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
             raise ValueError(f"covered: expected datetime.date (UTC days), got {day!r}")
 
+    cal = _Calendar.of(moment, today, lookback_days, days)
+
     def nested(name: str, scopes: Mapping[str, DailyCosts] | None) -> dict[str, MonthForecast]:
         if scopes is None:
             return {}
@@ -300,16 +330,12 @@ def forecast_daily(
         for key, scope in scopes.items():
             if not isinstance(key, str):
                 raise ValueError(f"{name}: keys must be IDs (str; '' for none), got {key!r}")
-            scope_daily = _check_daily(f"{name}[{key!r}]", scope)
-            out[key] = _one_scope(scope_daily, days, moment, today, lookback_days, {}, {})
+            out[key] = _one_scope(_check_daily(f"{name}[{key!r}]", scope), cal, {}, {})
         return out
 
     return _one_scope(
         _check_daily("daily", daily),
-        days,
-        moment,
-        today,
-        lookback_days,
+        cal,
         nested("projects", projects),
         nested("api_keys", api_keys),
     )

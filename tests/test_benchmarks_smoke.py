@@ -13,6 +13,7 @@ from benchmarks import bench_backfill as backfill
 from benchmarks import bench_decode as decode
 from benchmarks import bench_directory as directory_bench
 from benchmarks import bench_first_bucket as first_bucket
+from benchmarks import bench_serve
 from benchmarks import bench_sync as sync_bench
 from benchmarks._emulator import NOW, emulator_process
 from openai_usage_async.emulator import Emulator
@@ -209,3 +210,20 @@ def test_store_under_several_hands_at_tiny_sizes() -> None:
     ):
         assert measure in summary
     assert "### The store under several hands" in "\n".join(lines)
+
+
+def test_forecast_and_serve_at_tiny_sizes(tmp_path: pathlib.Path) -> None:
+    budget_lines, forecasted = runner.measure_budget(40, 1)
+    assert "### The forecast, on 40 days of costs" in "\n".join(budget_lines)
+    assert forecasted.rows > 0 and forecasted.forecast_s > 0 and forecasted.sql_s > 0
+    assert forecasted.budget_s > 0 and forecasted.version_s > 0
+    serve_lines, served = runner.measure_serve(40, 1, 5, 0)
+    assert set(served.sizes) == set(bench_serve.PATHS) and all(served.sizes.values())
+    assert served.quiet_requests and max(served.quiet_requests.values()) <= 2
+    summary = "\n".join(runner.targets([], {}, {}, forecasted=forecasted, served=served))
+    assert "`store.forecast()` on 40 days of costs" in summary
+    assert "serve: a sync cycle with nothing new" in summary
+    assert "### `serve`: 40 days against 30 days" in "\n".join(serve_lines)
+    served.rss_kib = [(1, 50_000), (40, 50_100)]
+    runner.serve_chart(served, tmp_path / "rss.png")
+    assert (tmp_path / "rss.png").read_bytes().startswith(b"\x89PNG")

@@ -201,13 +201,17 @@ def read_registry(db: Database, version: int) -> dict[str, TableInfo]:
     return out
 
 
-def read_checkpoints(db: Database, version: int) -> dict[str, list[Checkpoint]]:
-    """Every table's checkpoints, in order of start."""
+def read_checkpoints(
+    db: Database, version: int, table_name: str | None = None
+) -> dict[str, list[Checkpoint]]:
+    """Every table's checkpoints (or one table's), in order of start."""
     table = V1_WINDOWS if version == 1 else CHECKPOINTS
     out: dict[str, list[Checkpoint]] = {}
+    where, parameters = ("WHERE table_name = ? ", (table_name,)) if table_name else ("", ())
     rows = db.execute(
-        f"SELECT table_name, start_time, end_time, fetched_at FROM {table} "
-        "ORDER BY table_name, start_time"
+        f"SELECT table_name, start_time, end_time, fetched_at FROM {table} {where}"
+        "ORDER BY table_name, start_time",
+        parameters,
     )
     for name, start, end, fetched_at in rows:
         out.setdefault(name, []).append(Checkpoint(int(start), int(end), int(fetched_at)))

@@ -200,6 +200,14 @@ class Reader:
             )
         return self._checkpoints
 
+    def table_checkpoints(self, name: str) -> list[Checkpoint]:
+        """One table's checkpoints (without reading every table's)."""
+        if self._checkpoints is not None:
+            return self._checkpoints.get(name, [])
+        if self.version is None:
+            return []
+        return _migrate.read_checkpoints(self._db, self.version, name).get(name, [])
+
     def pending(self) -> dict[str, list[Range]]:
         return {} if self.version is None else _migrate.read_pending(self._db, self.version)
 
@@ -300,7 +308,7 @@ class Reader:
             if out.by_key:
                 keyed = out.api_keys.setdefault(api_key_id or "", {})
                 keyed[day] = keyed.get(day, 0.0) + amount
-        for c in self.checkpoints.get("costs_1d", []):
+        for c in self.table_checkpoints("costs_1d"):
             first = max(c.start, start - start % _DAY)
             for day_start in range(first - first % _DAY, min(c.end, end), _DAY):
                 whole = day_start >= c.start and day_start + _DAY <= c.end
