@@ -141,6 +141,7 @@ WIDE_LINES = {
     ): "SQLite's .schema, as printed (console: wraps)",
     ("backfill.md", "openai-usage: "): "one line of stderr as printed (console: wraps)",
     ("backfill.md", "*/15 "): "a crontab entry is one line",
+    ("guides/spend.md", "10   *  "): "a crontab entry is one line",
     ("backfill.md", '    """The rows of one window'): "left to the rewrite of that page (issue 18)",
 }
 

@@ -74,6 +74,7 @@ def test_package_all_is_the_contract() -> None:
     assert names == sorted(names, key=isort_style)
     public = {n for n in vars(openai_usage_async) if not n.startswith("_")} | {"__version__"}
     submodules = {"errors", "models", "emulator", "cli", "store", "arrow", "dlt", "forecast"}
+    submodules |= {"serve"}
     assert set(names) == public - submodules
     for name in ["AsyncUsageClient", "UsagePage", "UsageBucket", "UnknownResult", "APIError"]:
         assert name in names

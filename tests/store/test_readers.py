@@ -19,7 +19,7 @@ import pytest
 from openai_usage_async.emulator import Emulator
 from openai_usage_async.store import StoreBusyError, StoreError, open_store
 from openai_usage_async.store._lock import holder
-from tests.cli.conftest import run_cli, start_cli
+from tests.cli.conftest import cli_env, run_cli, start_cli
 from tests.helpers import DAY, NOW
 from tests.store.test_cli_sync import sync_args
 
@@ -216,6 +216,7 @@ def test_a_store_in_a_directory_its_user_may_not_write(
             text=True,
             timeout=60,
             cwd="/",
+            env=cli_env(),  # as run_cli's: the same terminal width
         )
         after = store.read_bytes()
     finally:
