@@ -25,6 +25,7 @@ import anyio
 import anyio.to_thread
 from aiohttp import web
 
+from ..emulator.__main__ import _port
 from ._args import TIME_HELP, parse_duration
 
 if TYPE_CHECKING:
@@ -79,16 +80,6 @@ def _every_type(text: str) -> float:
         return parse_every(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535; 0: a free one)")
-    return port
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -47,6 +47,7 @@ import anyio.to_thread
 from .._sansio.endpoints import ENDPOINTS
 from ..store._errors import StoreBusyError, holder_text
 from ..store._read import Reader
+from ..store._sync import _endpoint_names
 from ._snapshot import Data, Status, compute
 
 if TYPE_CHECKING:
@@ -93,21 +94,13 @@ def plan_calls(endpoints: str | Sequence[str], bucket_width: str) -> tuple[SyncC
     if bucket_width not in ("1d", "1h"):
         raise ValueError(f"bucket_width: {bucket_width!r} is not 1d or 1h")
     if endpoints == "all":
-        names = [n for n, s in ENDPOINTS.items() if bucket_width in s.limits or n == "costs"]
-    elif isinstance(endpoints, str) or not isinstance(endpoints, Sequence):
-        raise ValueError(
-            f"endpoints: expected 'all' or a list of endpoint names, got {endpoints!r}"
-        )
+        names = ["costs", *_endpoint_names("all", bucket_width)]
     else:
-        names = list(dict.fromkeys(endpoints))
-        if not names:
-            raise ValueError("endpoints: empty; pass 'all' or at least one endpoint name")
+        names = _endpoint_names(endpoints, "1d")  # names checked; widths below
         for name in names:
-            if name not in ENDPOINTS:
-                known = ", ".join(ENDPOINTS)
-                raise ValueError(f"endpoints: unknown endpoint {name!r} (known: {known})")
             if name != "costs" and bucket_width not in ENDPOINTS[name].limits:
                 raise ValueError(f"endpoints: {name} has no {bucket_width} buckets")
+    names = list(dict.fromkeys(names))
     usage = tuple(n for n in names if n != "costs")
     if bucket_width == "1d":
         return (SyncCall(("costs", *usage), "1d"),)
