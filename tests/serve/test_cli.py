@@ -272,3 +272,15 @@ def test_durations_for_every() -> None:
 def test_loopback_addresses() -> None:
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "", "192.0.2.1", "203.0.113.5"))
+
+
+def test_without_the_serve_extra_the_error_names_it(tmp_path: pathlib.Path) -> None:
+    shadow = tmp_path / "shadow" / "prometheus_client"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('No module named prometheus_client')\n")
+    env = {**serve_env(), "PYTHONPATH": str(shadow.parent)}
+    done = run_cli("serve", "--store", str(tmp_path / "u.db"), "--start", "1d", env=env)
+    assert done.returncode == 8, done.stderr
+    assert done.stderr.startswith("openai-usage: error: ")
+    assert "openai_usage_async[serve]" in done.stderr
+    assert not (tmp_path / "u.db").exists()
