@@ -21,7 +21,7 @@ from ..models import UsageBucket
 from . import _migrate
 from ._errors import StoreError
 from ._migrate import CHECKPOINTS, PENDING, REGISTRY, TableInfo, q
-from ._plan import Checkpoint, Range, merge, trim
+from ._plan import Checkpoint, Range, merge, subtract, trim
 from ._schema import Kind, TableSchema
 
 __all__ = ["DirectoryTable", "SQLBackend", "StoreError", "TableState", "WindowRows", "q"]
@@ -196,16 +196,41 @@ class SQLBackend(abc.ABC):
                     (table, lo, hi),
                 )
 
-    def finish_table(self, state: TableState, last_sync: int, overlap_s: int) -> None:
-        """The table's sync finished: nothing is pending, and its index exists."""
+    def finish_table(
+        self, state: TableState, fetched: Sequence[Range], last_sync: int, overlap_s: int
+    ) -> None:
+        """The table's sync fetched every range of ``fetched``: those are no longer
+        pending, nor is what a checkpoint now covers; what else was pending (past this
+        sync's end) stays for the next one. Its index exists."""
+        name = state.info.name
         with self.transaction():
             _migrate.stamp(self)
-            self.execute(f"DELETE FROM {PENDING} WHERE table_name = ?", (state.info.name,))
+            pending = [
+                (int(s), int(e))
+                for s, e in self.execute(
+                    f"SELECT start_time, end_time FROM {PENDING} WHERE table_name = ?", (name,)
+                )
+            ]
+            if pending:
+                covered = [
+                    (int(s), int(e))
+                    for s, e in self.execute(
+                        f"SELECT start_time, end_time FROM {CHECKPOINTS} WHERE table_name = ?",
+                        (name,),
+                    )
+                ]
+                self.execute(f"DELETE FROM {PENDING} WHERE table_name = ?", (name,))
+                for lo, hi in subtract(pending, [*fetched, *covered]):
+                    self.execute(
+                        f"INSERT INTO {PENDING} (table_name, start_time, end_time) "
+                        "VALUES (?, ?, ?)",
+                        (name, lo, hi),
+                    )
             self.execute(
                 f"UPDATE {REGISTRY} SET last_sync = ?, overlap_s = ? WHERE name = ?",
-                (last_sync, overlap_s, state.info.name),
+                (last_sync, overlap_s, name),
             )
-            self._create_index(state.info.name, state.info.column_names)
+            self._create_index(name, state.info.column_names)
 
     def _create_index(self, table: str, columns: Sequence[str]) -> None:
         # One index serves both what a report filters on (a time range) and what it groups

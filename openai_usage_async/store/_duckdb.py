@@ -2,11 +2,14 @@
 
 DuckDB lets one process at a time open a file for writing, and no other process read it
 meanwhile. A sync holds the file only for its own duration; a reader that comes during a
-sync is refused at once, naming the process that syncs, rather than left to wait.
+sync is refused at once, naming the process that syncs, rather than left to wait. A
+sync that comes while another process reads the file waits for it to close the file
+(``wait=False``: is refused, naming that process).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -45,8 +48,22 @@ def _error(path: str, exc: Exception, *, reading: bool = False) -> StoreError:
         or "Could not set lock" in text
         or "different configuration" in text
     ):
+        found = re.search(r"PID (\d+)", text)
+        if not reading:
+            # The sync holds the store's lock, so what holds the file is no sync of ours:
+            # a reader (or another program).
+            pid = int(found.group(1)) if found else None
+            if "different configuration" in text:
+                pid, who = os.getpid(), "a reader in this process"
+            else:
+                who = "another process" if pid is None else f"process {pid}"
+            return StoreBusyError(
+                f"{path}: {who} has this DuckDB store open, and DuckDB lets no one else "
+                "write to it until it closes it",
+                pid,
+            )
         pid = holder(path)
-        if pid is None and (found := re.search(r"PID (\d+)", text)):
+        if pid is None and found:
             pid = int(found.group(1))
         return StoreBusyError(
             f"{path}: {holder_text(pid)} is syncing this DuckDB store, and DuckDB lets no "

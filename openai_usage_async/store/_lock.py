@@ -33,8 +33,9 @@ POLL_S = 0.05
 
 
 def lock_path(path: str) -> str:
-    """The lock file of the store at ``path``."""
-    return path + ".lock"
+    """The lock file of the store at ``path``: one per database file, however it is named
+    (a relative path, a symlink)."""
+    return os.path.realpath(path) + ".lock"
 
 
 def holder(path: str) -> int | None:

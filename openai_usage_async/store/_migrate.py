@@ -59,9 +59,9 @@ VERSIONS: Final[dict[int, str]] = {
         "openai_usage_async 0.2: _openai_usage_meta (schema_version); the registry "
         "(_openai_usage_registry) records each column's kind, the overlap and the last "
         "sync; checkpoints in _openai_usage_checkpoints, and _openai_usage_pending (what a "
-        "sync began and did not finish); days that 0.1 stored in two pieces are removed "
-        "and fetched again whole by the next sync; version 1's bookkeeping names become "
-        "views that make 0.1 refuse the store; spend_limits and spend_alerts"
+        "sync began and did not finish); days that 0.1 stored in two pieces, or twice, are "
+        "removed and fetched again whole by the next sync; version 1's bookkeeping names "
+        "become views that make 0.1 refuse the store; spend_limits and spend_alerts"
     ),
 }
 
@@ -246,6 +246,18 @@ def _kind_of(declared: str) -> Kind | None:
     return None
 
 
+def _column_kind(path: str, table: str, name: str, declared: str) -> Kind:
+    """The kind of a column this version does not know, from its declared type."""
+    kind = _kind_of(declared)
+    if kind is None:
+        raise StoreError(
+            f"{path}: table {table}: column {name} has type {declared!r}, which no version of "
+            "openai-usage writes; it was changed outside openai-usage: restore it, or sync "
+            "into a new store"
+        )
+    return kind
+
+
 def check_columns(db: Database, info: TableInfo) -> None:
     """Refuse a data table whose real columns differ from what the store recorded."""
     real = db.columns(info.name)
@@ -371,7 +383,10 @@ def _from_1(db: Writer) -> None:
     for info in registry.values():
         known = {c.name: c.kind for c in schema_for(info.endpoint, info.bucket_width).columns}
         real = dict(db.columns(info.name))
-        columns = tuple((n, known.get(n) or _kind_of(real[n])) for n in info.column_names)
+        columns = tuple(
+            (n, known.get(n) or _column_kind(db.path, info.name, n, real[n]))
+            for n in info.column_names
+        )
         db.execute(
             f"INSERT INTO {REGISTRY} (name, endpoint, bucket_width, group_by, columns) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -406,18 +421,33 @@ def _create_bookkeeping_v2_over_v1(db: Writer) -> None:
 def _repair(
     db: Writer, info: TableInfo, checkpoints: list[Checkpoint]
 ) -> tuple[list[Checkpoint], list[Range]]:
-    """Version 1 could resume a sync in the middle of a bucket and store one day in two
-    pieces. Take every such bucket out (rows and checkpoints) and queue it for the next
-    sync, which fetches it whole."""
+    """Take out every bucket version 1 may have stored wrongly (rows and checkpoints),
+    and queue it for the next sync, which fetches it whole:
+
+    * one bucket stored in two pieces: version 1 could resume a sync in the middle of a
+      bucket;
+    * one bucket stored twice: version 1 let two syncs of one store run together, and
+      each inserted the bucket's results. A bucket holds one result per group (the
+      table's ``group_by`` columns), so two rows with the same start and group say so.
+    """
     w = info.width_s
+    table = q(info.name)
     split = {
         int(s) - int(s) % w
         for (s,) in db.execute(
-            f"SELECT DISTINCT start_time FROM {q(info.name)} WHERE start_time % {w} <> 0"
+            f"SELECT DISTINCT start_time FROM {table} WHERE start_time % {w} <> 0"
         )
     }
     split |= {c.start - c.start % w for c in checkpoints if c.start % w}
-    pending = merge((b, b + w) for b in split)
+    keys = ", ".join(["start_time", *map(q, info.group_by)])
+    doubled = {
+        int(s) - int(s) % w
+        for (s,) in db.execute(
+            f"SELECT DISTINCT start_time FROM (SELECT {keys} FROM {table} GROUP BY {keys} "
+            "HAVING COUNT(*) > 1) AS doubled"
+        )
+    }
+    pending = merge((b, b + w) for b in split | doubled)
     for lo, hi in pending:
         db.execute(f"DELETE FROM {q(info.name)} WHERE start_time >= ? AND start_time < ?", (lo, hi))
         checkpoints = trim(checkpoints, (lo, hi), w)

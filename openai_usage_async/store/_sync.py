@@ -302,10 +302,15 @@ async def sync(
     asked = time.perf_counter()
     async with _lock.hold(store.path, wait=wait):
         waited = time.perf_counter() - asked
-        started += waited
         writer = _Writer(store)
         try:
-            known = await writer.run(writer.open)
+            known, waited_more = await _open_writer(writer, wait=wait)
+            waited += waited_more
+            started += waited
+            # The clock as the sync begins its work: not as it began waiting its turn.
+            now = int(clock())
+            if end_time is None:
+                end = now
             _check_tables(known, schemas, groupings, start is None)
             tables = [schema.name for schema in schemas.values()]
             await writer.run(writer.backend.check_tables, known, tables)
@@ -327,6 +332,25 @@ async def sync(
         finally:
             with anyio.CancelScope(shield=True):
                 await writer.run(writer.close)
+
+
+async def _open_writer(writer: _Writer, *, wait: bool) -> tuple[dict[str, TableInfo], float]:
+    """Open the writer; the seconds it waited to. A DuckDB store that another process
+    reads cannot be opened for writing until that reader closes it: with ``wait``, try
+    again until then."""
+    busy_since: float | None = None
+    while True:
+        try:
+            known = await writer.run(writer.open)
+        except StoreBusyError as exc:
+            if not wait:
+                raise
+            if busy_since is None:
+                log.info("%s; waiting for it", exc)
+                busy_since = time.perf_counter()
+            await anyio.sleep(_lock.POLL_S)
+        else:
+            return known, 0.0 if busy_since is None else time.perf_counter() - busy_since
 
 
 def _registry(reader: Reader | None) -> dict[str, TableInfo]:
@@ -414,6 +438,7 @@ async def _sync_locked(
     db = writer.backend
     jobs: list[_Job] = []
     states: dict[str, TableState] = {}
+    planned: dict[str, list[tuple[int, int]]] = {}
     for name, schema in schemas.items():
         state: TableState = await writer.run(db.prepare, schema, groupings[name])
         if start is None and not state.checkpoints and not state.pending:
@@ -423,7 +448,7 @@ async def _sync_locked(
                 "resume from: give a start_time for its first sync"
             )
         states[name] = state
-        ranges = plan_ranges(
+        ranges = planned[name] = plan_ranges(
             start=start,
             end=end,
             now=now,
@@ -474,8 +499,8 @@ async def _sync_locked(
     except BaseExceptionGroup as group:
         raise _cause(group) from None
     finished = int(client._requester.clock())
-    for state in states.values():
-        await writer.run(db.finish_table, state, finished, overlap_s)
+    for name, state in states.items():
+        await writer.run(db.finish_table, state, planned[name], finished, overlap_s)
     elapsed = time.perf_counter() - started
     return SyncReport(
         {

@@ -7,6 +7,7 @@ clock (the ``emulator`` fixture), in SQLite and in DuckDB (``store_path``).
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import pathlib
 import random
@@ -18,7 +19,7 @@ import pytest
 
 from openai_usage_async import AsyncUsageClient
 from openai_usage_async.emulator import Emulator
-from openai_usage_async.store import Store, StoreBusyError, open_store
+from openai_usage_async.store import Store, StoreBusyError, _lock, open_store
 from openai_usage_async.store._lock import holder
 from openai_usage_async.store._schema import schema_for
 from openai_usage_async.store._sync import _auto_group_by
@@ -147,6 +148,42 @@ async def test_without_waiting_a_busy_store_is_refused_naming_the_holder(
     emulator.latency_ms = 0
     rows = await table_rows(store, schema_for("costs", "1d"))
     assert rows == await service_rows(client, "costs", T0, NOW)
+
+
+async def test_a_sync_that_waited_its_turn_reads_the_clock_when_its_turn_comes(
+    emulator: Emulator,
+    client: AsyncUsageClient,
+    store: Store,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await store.sync(client, endpoints=["costs"], start_time=T0)
+    caplog.set_level(logging.INFO, logger="openai_usage_async.store")
+    async with anyio.create_task_group() as tg:
+        async with _lock.hold(store.path, wait=False):  # another sync, a day long
+            tg.start_soon(lambda: store.sync(client, endpoints=["costs"]))
+            with anyio.fail_after(10):
+                while "waiting for" not in caplog.text:  # noqa: ASYNC110 (a log line)
+                    await anyio.sleep(0.01)
+            emulator.now = NOW + DAY
+    [covered] = await store.coverage()
+    # Up to the clock when it began its work, not when it began to wait.
+    assert covered.end is not None and covered.end >= NOW + DAY
+    rows = await table_rows(store, schema_for("costs", "1d"))
+    assert rows == await service_rows(client, "costs", T0, NOW + DAY)
+
+
+async def test_a_store_named_through_a_symlink_has_the_same_lock(
+    emulator: Emulator, client: AsyncUsageClient, store_path: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    link = other / ("link" + store_path.suffix)
+    link.symlink_to(store_path)
+    async with _lock.hold(str(store_path), wait=False), open_store(link) as store:
+        with pytest.raises(StoreBusyError, match="is syncing this store") as caught:
+            await store.sync(client, endpoints=["costs"], start_time=T0, wait=False)
+    assert caught.value.pid == os.getpid()
+    assert not await anyio.Path(store_path).exists()  # refused before it was opened
 
 
 async def test_coverage_of_two_ranges_with_a_gap_and_an_open_bucket(

@@ -7,6 +7,7 @@ import pathlib
 import sqlite3
 from typing import Any
 
+import anyio.to_thread
 import msgspec
 import pytest
 
@@ -15,6 +16,7 @@ from openai_usage_async._version import __version__
 from openai_usage_async.emulator import Emulator
 from openai_usage_async.store import Store, StoreError, open_store
 from openai_usage_async.store._migrate import SCHEMA_VERSION, UPGRADE_FUNCTION, UPGRADE_MESSAGE
+from openai_usage_async.store._read import Reader
 from openai_usage_async.store._schema import schema_for
 from openai_usage_async.store._sync import _auto_group_by
 from tests.helpers import DAY, NOW
@@ -119,6 +121,51 @@ async def test_a_store_from_the_previous_release_is_read_as_is_then_migrated(
         assert meta["written_by"] == __version__
         names = {p for (p,) in await query(store, "SELECT name FROM projects")}
         assert names  # the directory tables came through
+
+
+def pending(store: Store) -> dict[str, list[tuple[int, int]]]:
+    """What the store has queued for the next sync, per table."""
+    with Reader(store.path) as reader:
+        return reader.pending()
+
+
+async def test_days_the_previous_release_stored_twice_are_fetched_again_once(
+    emulator: Emulator, client: AsyncUsageClient, store_path: pathlib.Path
+) -> None:
+    """0.1.0 let two syncs of one store run together, and both inserted the same days;
+    the migration takes those out with the split day, and queues them all."""
+    load_v1(store_path)
+    doubled = V1_START + DAY
+    split = TODAY - 3 * DAY  # see the fixture's header
+    for table in ("costs_1d", "completions_1d"):
+        raw(store_path, f"INSERT INTO {table} SELECT * FROM {table} WHERE start_time = {doubled}")
+    queued = [(doubled, doubled + DAY), (split, split + DAY)]
+    async with open_store(store_path) as store:
+        # A sync that ends before the queued days migrates the store and fetches none of
+        # them (its range was settled in 0.1.0): they stay queued, for either table.
+        report = await store.sync(
+            client,
+            endpoints=["costs"],
+            group_by=["project_id"],
+            start_time=V1_START,
+            end_time=V1_START + DAY,
+        )
+        assert report.requests == 0
+        assert await anyio.to_thread.run_sync(pending, store) == {
+            "costs_1d": queued,
+            "completions_1d": queued,
+        }
+        await store.sync(client, endpoints=["costs"], group_by=["project_id"], end_time=V1_END)
+        await store.sync(client, endpoints=["completions"], group_by=None, end_time=V1_END)
+        assert await anyio.to_thread.run_sync(pending, store) == {}
+        assert await table_rows(store, schema_for("costs", "1d")) == await truth(
+            client, "costs", ["project_id"]
+        )
+        assert await table_rows(store, schema_for("completions", "1d")) == await truth(
+            client, "completions", None
+        )
+        for table in ("costs_1d", "completions_1d"):
+            assert_whole_and_apart(await stored_buckets(store, table), DAY)
 
 
 async def test_the_previous_release_meeting_a_migrated_store_fails_before_writing(
