@@ -214,7 +214,8 @@ class Store:
         written.
 
         One sync at a time per store: with ``wait`` (the default) a sync waits for the one
-        in progress in any process; with ``wait=False`` it raises
+        in progress in any process (and, for a DuckDB store, for any other process that has
+        the file open), then reads the clock; with ``wait=False`` it raises
         :class:`StoreBusyError` naming the holder's pid. A store written by an older
         version is migrated first (in one transaction); one written by a newer version is
         refused. Windows of all endpoints are fetched concurrently under the client's
@@ -256,7 +257,9 @@ class Store:
         no rows: the same shape ``client.usage.<endpoint>.list()`` gives, with no request.
         ``group_by`` is one ``group_by`` value or a list of them. A bucket the store holds
         clipped (open) comes back as stored. Days the store never synced come back empty
-        too: :meth:`coverage` says which ranges it holds.
+        too: :meth:`coverage` says which ranges it holds. The store holds whole buckets: a
+        ``start_time`` between boundaries is rounded down to its bucket's start, so the
+        first bucket comes back whole.
         """
         if endpoint not in ENDPOINTS:
             raise ValueError(f"endpoint: unknown endpoint {endpoint!r}")
@@ -271,6 +274,10 @@ class Store:
                     f"group_by: {g!r} is not a group_by value of {endpoint} (known: {known})"
                 )
         start, end = to_unix("start_time", start_time), to_unix("end_time", end_time, round_up=True)
+        if end <= start:
+            raise ValueError(f"end_time: {end} is not after start_time ({start})")
+        width = WIDTH_SECONDS[bucket_width]
+        start -= start % width
 
         def read(reader: Reader) -> list[tuple[Any, ...]]:
             try:
@@ -295,7 +302,6 @@ class Store:
                 )
             entry = by_start.setdefault(int(row[0]), (int(row[1]), []))
             entry[1].append(schema.result_type(**values))
-        width = WIDTH_SECONDS[bucket_width]
         out: list[UsageBucket[Any]] = []
         edge = start
         while edge < end:

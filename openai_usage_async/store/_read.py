@@ -151,11 +151,11 @@ class Reader:
         self.path = path
         self._db = connect(path)
         try:
+            self._db.begin()  # the version, like all the rest, read in one transaction
             version = _migrate.version_of(self._db)
             if version is not None:
                 _migrate.check_version(self._db, version)
             self.version = version
-            self._db.begin()
             self._registry: dict[str, TableInfo] | None = None
             self._checkpoints: dict[str, list[Checkpoint]] | None = None
             self._checked: set[str] = set()

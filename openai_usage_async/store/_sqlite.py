@@ -3,7 +3,8 @@
 The writer sets WAL (readers then never wait for it, nor it for them). Readers open the
 file read-only (``mode=ro``): they never write, never change the journal mode, and so
 never change a byte of the database file. In a directory where SQLite cannot make the
-``-shm`` file a WAL reader needs (a read-only directory), they open it ``immutable=1``.
+``-shm`` file a WAL reader needs (a read-only directory), they open it ``immutable=1``,
+unless its ``-wal`` file holds commits (which an immutable read would not see).
 """
 
 from __future__ import annotations
@@ -70,12 +71,16 @@ class SQLiteBackend(SQLBackend):
         try:
             # One writer thread uses it at a time, hence no thread check.
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise store_error(path, exc) from None
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a crash of the process (even SIGKILL) loses no committed window;
             # a power cut may lose the last ones, never consistency.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
         except sqlite3.Error as exc:
+            self._db.close()
             raise store_error(path, exc) from None
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -141,7 +146,16 @@ class SQLiteReader:
                 raise store_error(path, exc, reading=True) from None
             # A WAL store in a directory where its -shm file cannot be made (read-only:
             # "unable to open" as root, "attempt to write a readonly database" for others):
-            # read the file as it is, which SQLite allows only as immutable.
+            # read the file as it is, which SQLite allows only as immutable. Immutable reads
+            # ignore the -wal file: with commits still in it, they would read an old state.
+            wal = os.path.abspath(path) + "-wal"
+            if os.path.exists(wal) and os.path.getsize(wal) > 0:
+                raise StoreError(
+                    f"{path}: its last commits are still in {wal}, and SQLite cannot make "
+                    "the -shm file it needs to read them there (a read-only directory); "
+                    "let the reader write in that directory, or run a sync of the store "
+                    "where it can write, which folds them into the database"
+                ) from None
             try:
                 self._db = self._connect(uri + "?mode=ro&immutable=1")
             except sqlite3.Error as again:

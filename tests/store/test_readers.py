@@ -4,6 +4,7 @@ that are not stores."""
 from __future__ import annotations
 
 import contextlib
+import json
 import pathlib
 import shutil
 import sqlite3
@@ -113,6 +114,57 @@ async def test_a_duckdb_store_during_a_sync_is_refused_at_once_naming_the_holder
         stop(proc, emu)
 
 
+#: A program that reads a DuckDB store: it holds the file open until told to close it.
+DUCKDB_READER = """
+import sys, duckdb
+db = duckdb.connect(sys.argv[1], read_only=True)
+print(db.execute("SELECT count(*) FROM costs_1d").fetchone()[0], flush=True)
+sys.stdin.readline()
+db.close()
+"""
+
+
+def test_a_sync_waits_for_a_duckdb_reader_in_another_process_to_close_the_store(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    pytest.importorskip("duckdb", reason="the duckdb extra is not installed")
+    store = tmp_path / "usage.duckdb"
+    make_store(emu, store)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", DUCKDB_READER, str(store)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert reader.stdin is not None and reader.stdout is not None
+    try:
+        assert int(reader.stdout.readline()) > 0  # it has the store open
+        earlier = START - 5 * DAY
+        more = ["--start", str(earlier), "--end", str(TODAY), "--endpoints", "costs"]
+        refused = run_cli(*sync_args(emu, store, *more, "--no-wait"))
+        assert refused.returncode == 7
+        assert f"process {reader.pid} has this DuckDB store open" in refused.stderr
+        waiting = start_cli(*sync_args(emu, store, *more), text=True)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and waiting.poll() is None:
+            time.sleep(0.05)
+        assert waiting.poll() is None  # it waits for the reader, rather than failing
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        assert reader.wait(timeout=30) == 0
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        reader.kill()
+        reader.communicate()
+    assert waiting.returncode == 0, err
+    assert f"process {reader.pid} has this DuckDB store open" in err and "waiting" in err
+    assert out.splitlines()[1].startswith("costs ")  # its report: the endpoint's line
+    status = run_cli("sync", "--status", "--store", str(store), "--format", "json", key=None)
+    assert status.returncode == 0, status.stderr
+    [costs] = [t for t in json.loads(status.stdout)["tables"] if t["table"] == "costs_1d"]
+    assert costs["start"] == earlier  # the sync that waited stored the days it was asked
+
+
 @contextlib.contextmanager
 def immutable(path: pathlib.Path) -> Iterator[None]:
     """``chattr +i``: not even root may write it (removed whatever happens)."""
@@ -142,6 +194,44 @@ def test_a_read_only_store_is_read_and_left_byte_identical(
     assert done.stdout == want
     assert status.returncode == 0 and "costs_1d" in status.stdout
     assert store.read_bytes() == before
+
+
+#: A writer killed before SQLite folded its last commit into the database file.
+KILLED_WRITER = """
+import os, sys, sqlite3
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA wal_autocheckpoint=0")
+db.execute("DELETE FROM costs_1d WHERE start_time = ?", (int(sys.argv[2]),))
+os._exit(0)
+"""
+
+
+def test_a_read_only_directory_whose_wal_still_holds_commits_is_refused(
+    emu: Emulator, tmp_path: pathlib.Path
+) -> None:
+    """SQLite reads such a store only as immutable, which ignores the -wal file: it would
+    read the store as it was before those commits."""
+    folder = tmp_path / "store"
+    folder.mkdir()
+    store = folder / "usage.db"
+    make_store(emu, store)
+    subprocess.run([sys.executable, "-c", KILLED_WRITER, str(store), str(START)], check=True)
+    (folder / "usage.db-shm").unlink()  # as a copy of the files would leave them
+    assert (folder / "usage.db-wal").stat().st_size > 0
+    with immutable(folder):
+        refused = summary(store)
+    assert refused.returncode == 7
+    assert refused.stderr.startswith(
+        f"openai-usage: error: {store}: its last commits are still in {store}-wal"
+    )
+    # Where SQLite may make its -shm file, a reader sees that commit.
+    day = "SELECT count(*) FROM costs_1d WHERE start_time = ?"
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+        assert db.execute(day, (START,)).fetchall() == [(0,)]
+    db.close()
+    with sqlite3.connect(f"file:{store}?mode=ro&immutable=1", uri=True) as db:
+        assert db.execute(day, (START,)).fetchall() != [(0,)]  # what it would have read
+    db.close()
 
 
 @pytest.mark.parametrize("journal", ["delete", "wal"])

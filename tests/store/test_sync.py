@@ -222,6 +222,19 @@ async def test_read_back_as_buckets(
         await store.buckets("images", start_time=T0, end_time=NOW)
 
 
+async def test_read_back_from_between_boundaries_gives_the_first_bucket_whole(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    await store.sync(client, start_time=T0, endpoints=["costs"])
+    whole = await store.buckets("costs", start_time=T0, end_time=NOW, group_by="project_id")
+    later = await store.buckets(
+        "costs", start_time=T0 + 5 * 3600, end_time=NOW, group_by="project_id"
+    )
+    assert later == whole and whole[0].start_time == T0 and whole[0].results
+    with pytest.raises(ValueError, match=r"^end_time: .* is not after start_time"):
+        await store.buckets("costs", start_time=T0 + DAY, end_time=T0 + 3600)
+
+
 async def test_a_full_disk_leaves_the_store_as_it_was(
     emulator: Emulator, client: AsyncUsageClient, tmp_path: pathlib.Path
 ) -> None:
