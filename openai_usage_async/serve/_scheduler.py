@@ -242,9 +242,10 @@ class Scheduler:
         try:
             await sync(wait=False)
         except StoreBusyError as exc:
-            # Another process (or task) syncs this store: take turns, and say so.
+            # Another process (or task) syncs this store, or (DuckDB) has it open: take
+            # turns, and say so.
             who = holder_text(exc.pid)
-            log.warning("%s: %s is syncing this store; waiting for it", self.store.path, who)
+            log.warning("%s; waiting for it", exc)
             self._set(waiting_for=who)
             await self._publish(read=False)  # the page and the metrics say it waits
             asked = time.perf_counter()

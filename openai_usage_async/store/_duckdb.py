@@ -43,25 +43,28 @@ def _import() -> Any:
 
 def _error(path: str, exc: Exception, *, reading: bool = False) -> StoreError:
     text = str(exc)
-    if (
+    found = re.search(r"PID (\d+)", text)
+    if not reading and "different configuration" in text:
+        # The sync holds the store's lock: what has the file open is no sync of ours.
+        return StoreBusyError(
+            f"{path}: a connection in this process has this DuckDB store open read-only (a "
+            "read of the store, or a duckdb.connect of your own), and DuckDB lets no one "
+            "write to it until it is closed",
+            os.getpid(),
+        )
+    if not reading and "Conflicting lock" in text:
+        pid = int(found.group(1)) if found else None
+        who = "another process" if pid is None else f"process {pid}"
+        return StoreBusyError(
+            f"{path}: {who} has this DuckDB store open, and DuckDB lets no one else write "
+            "to it until it closes it",
+            pid,
+        )
+    if reading and (
         "Conflicting lock" in text
         or "Could not set lock" in text
         or "different configuration" in text
     ):
-        found = re.search(r"PID (\d+)", text)
-        if not reading:
-            # The sync holds the store's lock, so what holds the file is no sync of ours:
-            # a reader (or another program).
-            pid = int(found.group(1)) if found else None
-            if "different configuration" in text:
-                pid, who = os.getpid(), "a reader in this process"
-            else:
-                who = "another process" if pid is None else f"process {pid}"
-            return StoreBusyError(
-                f"{path}: {who} has this DuckDB store open, and DuckDB lets no one else "
-                "write to it until it closes it",
-                pid,
-            )
         pid = holder(path)
         if pid is None and found:
             pid = int(found.group(1))
@@ -71,6 +74,8 @@ def _error(path: str, exc: Exception, *, reading: bool = False) -> StoreError:
             "readers share with a sync)",
             pid,
         )
+    if "Could not set lock" in text:  # not another process: the file system's refusal
+        return StoreError(f"{path}: cannot lock the DuckDB file ({text})")
     if "not a valid DuckDB database" in text or "Unable to open" in text:
         return StoreError(f"{path}: not a DuckDB database this client can use ({text})")
     if "No space left" in text:

@@ -25,7 +25,7 @@ from typing import Any, Final, Protocol
 
 import msgspec
 
-from .._sansio.endpoints import WIDTH_SECONDS
+from .._sansio.endpoints import ENDPOINTS, WIDTH_SECONDS
 from .._version import __version__
 from ._errors import StoreError
 from ._plan import Checkpoint, Range, merge, trim
@@ -427,8 +427,9 @@ def _repair(
     * one bucket stored in two pieces: version 1 could resume a sync in the middle of a
       bucket;
     * one bucket stored twice: version 1 let two syncs of one store run together, and
-      each inserted the bucket's results. A bucket holds one result per group (the
-      table's ``group_by`` columns), so two rows with the same start and group say so.
+      each inserted the bucket's results. A bucket holds one result per group, so two
+      rows with the same start and the same values in every group column the endpoint
+      has (those the table is not grouped by too: NULL, or not) say so.
     """
     w = info.width_s
     table = q(info.name)
@@ -439,7 +440,8 @@ def _repair(
         )
     }
     split |= {c.start - c.start % w for c in checkpoints if c.start % w}
-    keys = ", ".join(["start_time", *map(q, info.group_by)])
+    groups = [g for g in ENDPOINTS[info.endpoint].group_by if g in info.column_names]
+    keys = ", ".join(["start_time", *map(q, groups)])
     doubled = {
         int(s) - int(s) % w
         for (s,) in db.execute(

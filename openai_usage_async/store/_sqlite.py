@@ -146,20 +146,26 @@ class SQLiteReader:
                 raise store_error(path, exc, reading=True) from None
             # A WAL store in a directory where its -shm file cannot be made (read-only:
             # "unable to open" as root, "attempt to write a readonly database" for others):
-            # read the file as it is, which SQLite allows only as immutable. Immutable reads
-            # ignore the -wal file: with commits still in it, they would read an old state.
-            wal = os.path.abspath(path) + "-wal"
-            if os.path.exists(wal) and os.path.getsize(wal) > 0:
-                raise StoreError(
-                    f"{path}: its last commits are still in {wal}, and SQLite cannot make "
-                    "the -shm file it needs to read them there (a read-only directory); "
-                    "let the reader write in that directory, or run a sync of the store "
-                    "where it can write, which folds them into the database"
-                ) from None
+            # read the file as it is, which SQLite allows only as immutable.
             try:
                 self._db = self._connect(uri + "?mode=ro&immutable=1")
             except sqlite3.Error as again:
                 raise store_error(path, again, reading=True) from None
+            # An immutable read ignores the -wal file: refuse one that may hold commits
+            # (more than its 32-byte header), rather than read the store as before them.
+            wal = os.path.abspath(path) + "-wal"
+            try:
+                frames = os.stat(wal).st_size > 32
+            except OSError:
+                frames = False
+            if frames:
+                self._db.close()
+                raise StoreError(
+                    f"{path}: its last commits may still be in {wal}, and SQLite cannot make "
+                    "the -shm file it needs to read them there (a read-only directory); "
+                    "let the reader write in that directory, or run a sync of the store "
+                    "where it can write, which folds them into the database"
+                ) from None
         except sqlite3.Error as exc:
             raise store_error(path, exc, reading=True) from None
 

@@ -19,6 +19,7 @@ import datetime as dt
 import itertools
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -55,6 +56,9 @@ log = logging.getLogger("openai_usage_async.store")
 
 #: Windows the writer commits in one transaction, at most.
 BATCH_WINDOWS = 16
+
+#: How long a sync waits for a read-only DuckDB connection in its own process to close.
+IN_PROCESS_WAIT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,18 +340,23 @@ async def sync(
 
 async def _open_writer(writer: _Writer, *, wait: bool) -> tuple[dict[str, TableInfo], float]:
     """Open the writer; the seconds it waited to. A DuckDB store that another process
-    reads cannot be opened for writing until that reader closes it: with ``wait``, try
-    again until then."""
+    has open cannot be opened for writing until it closes it: with ``wait``, try again
+    until then. A read-only connection in this process (a read of the store) is waited
+    for ``IN_PROCESS_WAIT_S`` at most: longer, it is the caller's own, which this sync
+    waiting would never see closed."""
     busy_since: float | None = None
     while True:
         try:
             known = await writer.run(writer.open)
         except StoreBusyError as exc:
-            if not wait:
+            now = time.perf_counter()
+            mine = exc.pid == os.getpid()
+            waited_long = busy_since is not None and now - busy_since > IN_PROCESS_WAIT_S
+            if not wait or (mine and waited_long):
                 raise
             if busy_since is None:
                 log.info("%s; waiting for it", exc)
-                busy_since = time.perf_counter()
+                busy_since = now
             await anyio.sleep(_lock.POLL_S)
         else:
             return known, 0.0 if busy_since is None else time.perf_counter() - busy_since

@@ -19,8 +19,10 @@ import pytest
 
 from openai_usage_async import AsyncUsageClient
 from openai_usage_async.emulator import Emulator
-from openai_usage_async.store import Store, StoreBusyError, _lock, open_store
+from openai_usage_async.store import Store, StoreBusyError, StoreError, _lock, _sync, open_store
 from openai_usage_async.store._lock import holder
+from openai_usage_async.store._plan import Range, merge, subtract
+from openai_usage_async.store._read import Reader
 from openai_usage_async.store._schema import schema_for
 from openai_usage_async.store._sync import _auto_group_by
 from tests.helpers import DAY, HOUR, NOW
@@ -170,6 +172,104 @@ async def test_a_sync_that_waited_its_turn_reads_the_clock_when_its_turn_comes(
     assert covered.end is not None and covered.end >= NOW + DAY
     rows = await table_rows(store, schema_for("costs", "1d"))
     assert rows == await service_rows(client, "costs", T0, NOW + DAY)
+
+
+def bookkeeping(store: Store, table: str) -> tuple[list[Range], list[Range]]:
+    """A table's pending ranges, and what its checkpoints cover."""
+    with Reader(store.path) as reader:
+        covered = merge((c.start, c.end) for c in reader.table_checkpoints(table))
+        return reader.pending().get(table, []), covered
+
+
+async def test_a_shorter_sync_after_a_stopped_one_leaves_the_rest_queued(
+    emulator: Emulator, client: AsyncUsageClient, store: Store
+) -> None:
+    start, table = TODAY - 120 * DAY, "completions_1h"
+    hourly: dict[str, Any] = {"endpoints": ["completions"], "bucket_width": "1h", "group_by": None}
+    emulator.latency_ms = 60
+    async with anyio.create_task_group() as tg:  # a backfill, stopped midway
+        tg.start_soon(lambda: store.sync(client, start_time=start, end_time=TODAY, **hourly))
+        with anyio.fail_after(30):
+            while store.progress().get("completions", (0, 0))[0] < 2:  # noqa: ASYNC110
+                await anyio.sleep(0.005)
+        tg.cancel_scope.cancel()
+    emulator.latency_ms = 0
+    done, planned = store.progress()["completions"]
+    assert 2 <= done < planned
+    # A sync of the first day only: what the backfill left stays queued, less what any
+    # checkpoint now covers.
+    await store.sync(client, start_time=start, end_time=start + DAY, **hourly)
+    left, covered = await anyio.to_thread.run_sync(bookkeeping, store, table)
+    assert left and subtract(left, covered) == left
+    assert subtract([(start, TODAY)], [*left, *covered]) == []
+    # The next plain sync fetches it: nothing is missing, nothing twice.
+    await store.sync(client, end_time=TODAY, **hourly)
+    left, covered = await anyio.to_thread.run_sync(bookkeeping, store, table)
+    assert left == [] and covered[0][0] == start and covered[-1][1] >= TODAY
+    schema = schema_for("completions", "1h")
+    completions = client.usage.completions
+    answer = await completions.list(start_time=start, end_time=TODAY, bucket_width="1h")
+    assert await table_rows(store, schema) == ordered(list(schema.rows(answer)))
+
+
+async def test_a_sync_waits_a_little_for_a_duckdb_connection_of_this_process(
+    emulator: Emulator,
+    client: AsyncUsageClient,
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """DuckDB refuses a writer while a read-only connection of the same process is open:
+    a read of the store's, which ends soon, or the caller's own, which the sync cannot
+    see closed: named, after a short wait, rather than waited for forever."""
+    duckdb = pytest.importorskip("duckdb", reason="the duckdb extra is not installed")
+    path = tmp_path / "usage.duckdb"
+    monkeypatch.setattr(_sync, "IN_PROCESS_WAIT_S", 0.3)
+    caplog.set_level(logging.INFO, logger="openai_usage_async.store")
+    async with open_store(path) as store:
+        await store.sync(client, endpoints=["costs"], start_time=T0)
+        mine = duckdb.connect(str(path), read_only=True)
+        try:
+            with pytest.raises(StoreBusyError, match="a connection in this process") as caught:
+                await store.sync(client, endpoints=["costs"])
+            assert caught.value.pid == os.getpid()
+            caplog.clear()
+            result: dict[str, Any] = {}
+
+            async def again() -> None:
+                result["report"] = await store.sync(client, endpoints=["costs"])
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(again)
+                with anyio.fail_after(10):
+                    while "waiting for it" not in caplog.text:  # noqa: ASYNC110 (a log line)
+                        await anyio.sleep(0.01)
+                mine.close()  # closed while it waits: it goes on
+        finally:
+            mine.close()
+    assert result["report"].waited > 0
+    assert result["report"].endpoints["costs"].windows_fetched > 0
+
+
+def test_a_file_system_without_locks_is_an_error_not_a_wait() -> None:
+    from openai_usage_async.store._duckdb import _error
+
+    cause = Exception(
+        'IO Error: Could not set lock on file "/mnt/x/usage.duckdb": File locks are not '
+        "supported for this file system"
+    )
+    error = _error("/mnt/x/usage.duckdb", cause)
+    assert type(error) is StoreError
+    assert str(error).startswith("/mnt/x/usage.duckdb: cannot lock the DuckDB file (")
+    busy = _error(
+        "usage.duckdb",
+        Exception(
+            'IO Error: Could not set lock on file "usage.duckdb": Conflicting lock is '
+            "held in /usr/bin/python3 (PID 4242) by user root"
+        ),
+    )
+    assert isinstance(busy, StoreBusyError) and busy.pid == 4242
+    assert str(busy).startswith("usage.duckdb: process 4242 has this DuckDB store open")
 
 
 async def test_a_store_named_through_a_symlink_has_the_same_lock(

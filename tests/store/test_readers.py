@@ -222,7 +222,7 @@ def test_a_read_only_directory_whose_wal_still_holds_commits_is_refused(
         refused = summary(store)
     assert refused.returncode == 7
     assert refused.stderr.startswith(
-        f"openai-usage: error: {store}: its last commits are still in {store}-wal"
+        f"openai-usage: error: {store}: its last commits may still be in {store}-wal"
     )
     # Where SQLite may make its -shm file, a reader sees that commit.
     day = "SELECT count(*) FROM costs_1d WHERE start_time = ?"

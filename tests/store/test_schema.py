@@ -141,8 +141,9 @@ async def test_days_the_previous_release_stored_twice_are_fetched_again_once(
         raw(store_path, f"INSERT INTO {table} SELECT * FROM {table} WHERE start_time = {doubled}")
     queued = [(doubled, doubled + DAY), (split, split + DAY)]
     async with open_store(store_path) as store:
-        # A sync that ends before the queued days migrates the store and fetches none of
-        # them (its range was settled in 0.1.0): they stay queued, for either table.
+        # A sync of costs that ends before the queued days migrates the store (both
+        # tables) and fetches none of them (its range was settled in 0.1.0): they stay
+        # queued, in costs_1d past its end as in completions_1d, which it did not sync.
         report = await store.sync(
             client,
             endpoints=["costs"],
