@@ -91,6 +91,7 @@ def _cycles(served: Served, until: int, poll_s: float = 0.05) -> Iterator[int]:
     """Each new cycle count seen, until ``until`` (the process must stay alive)."""
     seen = -1
     deadline = time.monotonic() + 60 + until * 5
+    served.until("/metrics", 200)  # a 503 until its first rendering, a moment after start
     while seen < until:
         assert served.process.poll() is None, f"serve died:\n{served.text()[-3000:]}"
         assert time.monotonic() < deadline, f"{seen} cycles only:\n{served.text()[-3000:]}"
